@@ -1,0 +1,3 @@
+from netid.cli.main import main
+
+main()

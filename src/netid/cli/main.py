@@ -1,0 +1,362 @@
+"""``netid``: the operator's command line. Every command owns its transaction(s)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from netid.cli.documents import app as documents_app
+from netid.cli.errors import report_error
+from netid.config import Settings
+from netid.container import Container
+from netid.core.clock import today_in_china
+from netid.core.errors import NetidError, Unavailable
+
+app = typer.Typer(
+    help="netid: national network identity authentication public service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="Keys: master key, data keys, signing keys.", no_args_is_help=True)
+registry_app = typer.Typer(help="The legal identity registry.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data for a first run.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(registry_app, name="registry")
+app.add_typer(documents_app, name="documents")
+app.add_typer(demo_app, name="demo")
+
+console = Console(stderr=True)
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container(Settings())
+    return _container
+
+
+def emit(obj: Any) -> None:
+    sys.stdout.write(orjson.dumps(obj).decode() + "\n")
+
+
+def progress_bar(description: str, total: int | None) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
+# -- db ---------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema by running the migrations."""
+    container().migrate()
+    emit({"status": "ok"})
+
+
+# -- keys -------------------------------------------------------------------------------------
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the master key (file, mode 0600) if needed, and every platform key."""
+    c = container()
+    master, created = c.ensure_master_key()
+    with c.transaction() as session:
+        service = c.keyring_service(session, master)
+        keys = service.initialise()
+    emit(
+        {
+            "master_key_created": created,
+            "keys": [{"key_id": k.key_id, "purpose": k.purpose.value} for k in keys],
+        }
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, purposes, states; never secrets)."""
+    c = container()
+    with c.transaction(write=False) as session:
+        keys = c.keyring_service(session).list_keys()
+    table = Table("key id", "purpose", "algorithm", "state", "created", "retired")
+    for k in keys:
+        table.add_row(
+            k.key_id,
+            k.purpose.value,
+            k.algorithm,
+            k.state.value,
+            k.created_at.isoformat(timespec="seconds"),
+            k.retired_at.isoformat(timespec="seconds") if k.retired_at else "",
+        )
+    Console().print(table)
+
+
+def _drain(description: str, step: Callable[[], int]) -> int:
+    """Run resumable batches until one reports no work; each batch is its own commit."""
+    total = 0
+    with progress_bar(description, None) as bar:
+        task = bar.add_task(description, total=None)
+        while True:
+            done = step()
+            if not done:
+                return total
+            total += done
+            bar.advance(task, done)
+
+
+def _finish_rotation(c: Container, batch_size: int) -> dict[str, int]:
+    c.keyring(reload=True)
+
+    def batch(method: str) -> Callable[[], int]:
+        def run() -> int:
+            with c.registry_unit() as registry:
+                result: int = getattr(registry, method)(batch_size=batch_size)
+                return result
+
+        return run
+
+    return {
+        "person_keys_rewrapped": _drain("Re-wrapping person keys", batch("rewrap_person_keys")),
+        "documents_reindexed": _drain("Rebuilding blind index", batch("rebuild_blind_index")),
+        "faces_resealed": _drain("Re-sealing face templates", batch("reseal_face_templates")),
+    }
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    purpose: Annotated[str, typer.Argument(help="data | face | blind_index | sm2_signing | ...")],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+) -> None:
+    """Make a new active key and re-seal what the old one protects, in resumable batches.
+
+    Interrupt it at any time; 'netid keys resume' finishes the job. Old keys keep opening old
+    data until 'netid keys retire'.
+    """
+    from netid.keys.schemas import KeyPurpose
+
+    try:
+        key_purpose = KeyPurpose(purpose)
+    except ValueError:
+        raise typer.BadParameter("unknown key purpose") from None
+    c = container()
+    with c.transaction() as session:
+        info = c.keyring_service(session).rotate(key_purpose)
+    emit({"rotated": key_purpose.value, "new_key_id": info.key_id, **_finish_rotation(c, batch_size)})
+
+
+@keys_app.command("resume")
+def keys_resume(batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000) -> None:
+    """Finish an interrupted rotation."""
+    emit(_finish_rotation(container(), batch_size))
+
+
+@keys_app.command("retire")
+def keys_retire(key_id: str) -> None:
+    """Destroy a rotated-out key; refused while any row still depends on it."""
+    c = container()
+    with c.transaction() as session:
+        references = c.registry(session).references_to_key(key_id)
+        info = c.keyring_service(session).retire(key_id, references=references)
+    emit({"retired": info.key_id})
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master(
+    new_key_file: Annotated[Path, typer.Option(help="Where to write the new master key")],
+) -> None:
+    """Re-wrap every key under a new master key (written to NEW_KEY_FILE, mode 0600)."""
+    from netid.keys.master import create_master_key_file
+
+    c = container()
+    old = c.master_key()
+    new = create_master_key_file(new_key_file)
+    with c.transaction() as session:
+        count = c.keyring_service(session, old).rewrap_under(new)
+    emit({"rewrapped": count, "new_master_key_id": new.key_id, "new_key_file": str(new_key_file)})
+
+
+@keys_app.command("export-public")
+def keys_export_public() -> None:
+    """Print the platform's public keys: a JWKS for JOSE keys and SM2 keys as PEM."""
+    from netid.keys.export import public_key_document
+
+    c = container()
+    with c.transaction(write=False) as session:
+        keys = c.keyring_service(session).public_keys()
+    emit(public_key_document(keys))
+
+
+# -- registry ---------------------------------------------------------------------------------
+@registry_app.command("import")
+def registry_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+    report: Annotated[Path | None, typer.Option(help="Rejected rows (JSONL)")] = None,
+) -> None:
+    """Import people from CSV or JSON Lines; safe to re-run after an interruption."""
+    from netid.registry.importer import run_import
+
+    c = container()
+    report_path = report or file.with_name(file.name + ".rejected.jsonl")
+    with (
+        report_path.open("w", encoding="utf-8") as report_file,
+        progress_bar("Importing", None) as bar,
+    ):
+        task = bar.add_task("Importing", total=None)
+        summary = run_import(
+            file,
+            unit_of_work=c.registry_unit,
+            actor=c.operator_actor(),
+            today=today_in_china(c.clock),
+            report=report_file,
+            batch_size=batch_size,
+            progress=lambda n: bar.advance(task, n),
+        )
+    emit({**summary.to_json(), "report": str(report_path)})
+    if summary.rejected:
+        raise typer.Exit(code=1)
+
+
+@registry_app.command("generate")
+def registry_generate(
+    people: Annotated[int, typer.Option(min=1, max=100_000_000)],
+    out: Annotated[Path, typer.Option(dir_okay=False)],
+    seed: int = 2025,
+) -> None:
+    """Write a realistic synthetic population (CSV or JSON Lines by extension)."""
+    from netid.registry.synthetic import write_population
+
+    c = container()
+    with progress_bar("Generating", people) as bar:
+        task = bar.add_task("Generating", total=people)
+        written = write_population(
+            out,
+            people=people,
+            seed=seed,
+            today=today_in_china(c.clock),
+            progress=lambda n: bar.advance(task, n),
+        )
+    emit({"people": written, "out": str(out)})
+
+
+@registry_app.command("show")
+def registry_show(
+    document: Annotated[str, typer.Option(help="Document number")],
+    purpose: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print a masked record; the look-up is recorded with who looked."""
+    from netid.registry.errors import PersonNotFound
+
+    c = container()
+    with c.registry_unit() as registry:
+        person = registry.show(document, actor=c.operator_actor(), purpose=purpose)
+    if person is None:
+        raise PersonNotFound()
+    emit(person.to_json())
+
+
+@registry_app.command("export")
+def registry_export(out: Annotated[Path, typer.Option(dir_okay=False)]) -> None:
+    """Write every person in plaintext (JSON Lines). Recorded; handle the file as secret."""
+    c = container()
+    count = 0
+    with c.registry_unit() as registry, out.open("wb") as handle:
+        for person in registry.unsafe_export_plaintext(actor=c.operator_actor()):
+            handle.write(orjson.dumps(person.to_record()) + b"\n")
+            count += 1
+    out.chmod(0o600)
+    emit({"people": count, "out": str(out)})
+
+
+@registry_app.command("count")
+def registry_count() -> None:
+    """How many people the registry holds."""
+    c = container()
+    with c.transaction(write=False) as session:
+        emit({"people": c.registry(session).count()})
+
+
+# -- demo and serve ---------------------------------------------------------------------------
+@demo_app.command("setup")
+def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int = 2025) -> None:
+    """Migrate, create keys if missing, and load a synthetic population if the registry is empty."""
+    from netid.registry.importer import run_import
+    from netid.registry.synthetic import write_population
+
+    c = container()
+    c.migrate()
+    master, _ = c.ensure_master_key()
+    with c.transaction() as session:
+        service = c.keyring_service(session, master)
+        if not service.is_initialised():
+            service.initialise()
+    with c.transaction(write=False) as session:
+        present = c.registry(session).count()
+    if present or not people:
+        emit({"people": present, "loaded": 0})
+        return
+    demo_file = c.settings.data_dir / "demo-population.jsonl"
+    today = today_in_china(c.clock)
+    write_population(demo_file, people=people, seed=seed, today=today)
+    report_path = c.settings.data_dir / "demo-population.rejected.jsonl"
+    with report_path.open("w", encoding="utf-8") as report, progress_bar("Loading", people) as bar:
+        task = bar.add_task("Loading demo population", total=people)
+        summary = run_import(
+            demo_file,
+            unit_of_work=c.registry_unit,
+            actor=c.operator_actor(),
+            today=today,
+            report=report,
+            progress=lambda n: bar.advance(task, n),
+        )
+    demo_file.unlink()
+    emit({"people": summary.imported, "loaded": summary.imported, "rejected": summary.rejected})
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Run the HTTP service (uvicorn)."""
+    import uvicorn
+
+    c = container()
+    c.check_profile()
+    from netid.crypto.selftest import run_self_tests
+
+    run_self_tests()
+    c.keyring()  # fail at start, not at the first request, if keys are missing
+    uvicorn.run(
+        "netid.web.main:app",
+        host=host or c.settings.host,
+        port=port or c.settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # access logs would carry paths; our audit log is the record
+    )
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except NetidError as exc:
+        sys.exit(report_error(exc))
+    except OperationalError:
+        sys.exit(report_error(Unavailable("The database does not answer.")))

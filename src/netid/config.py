@@ -1,0 +1,35 @@
+"""Settings, read from the environment once, by the composition root only (DESIGN.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NETID_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    # PostgreSQL only: run in this schema (tests give every run its own so runs don't collide).
+    database_schema: str | None = None
+    redis_url: str | None = None
+    public_url: str | None = None
+    master_key_file: Path | None = None
+    master_key: str | None = Field(default=None, repr=False)
+    profile: Literal["dev", "production"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'netid.sqlite3').resolve()}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or (self.data_dir / "keys" / "master.key")

@@ -1,0 +1,136 @@
+"""The composition root: the only place that reads settings and wires collaborators.
+
+Commands and requests ask the container for a unit of work; services receive their session,
+keyring, clock and recorder as arguments and never commit themselves.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from netid.audit.service import AccessRecorder
+from netid.config import Settings
+from netid.core.clock import Clock, SystemClock
+from netid.core.errors import ConfigurationError
+from netid.crypto.sealing import SealKey
+from netid.db import migrate
+from netid.db.engine import make_engine
+from netid.keys.master import create_master_key_file, load_master_key
+from netid.keys.repository import KeyRepository
+from netid.keys.service import Keyring, KeyringService
+from netid.registry.repository import RegistryRepository
+from netid.registry.service import RegistryService
+
+
+class Container:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._keyring: Keyring | None = None
+        if engine is not None:
+            self.__dict__["engine"] = engine  # share one engine (tests, benchmarks)
+
+    # -- configuration checks ---------------------------------------------------------------
+    def check_profile(self) -> None:
+        """``production`` refuses unsafe defaults (DESIGN.md "Settings")."""
+        if self.settings.profile != "production":
+            return
+        if not self.settings.public_url:
+            raise ConfigurationError("Production needs NETID_PUBLIC_URL.")
+        if not self.settings.master_key:
+            key_file = self.settings.resolved_master_key_file.resolve()
+            data_dir = self.settings.data_dir.resolve()
+            if key_file.is_relative_to(data_dir):
+                raise ConfigurationError(
+                    "Production keeps the master key outside the data directory."
+                )
+
+    # -- database -----------------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(
+            self.settings.resolved_database_url, schema=self.settings.database_schema
+        )
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """One unit of work: commits if the block succeeds, rolls back otherwise."""
+        session = self._sessions()
+        if write:
+            session.connection(execution_options={"sqlite_immediate": True})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.engine)
+
+    # -- keys -------------------------------------------------------------------------------
+    def master_key(self) -> SealKey:
+        return load_master_key(
+            env_value=self.settings.master_key,
+            file_path=self.settings.resolved_master_key_file,
+        )
+
+    def ensure_master_key(self) -> tuple[SealKey, bool]:
+        """The master key, creating the key file if there is none (``keys init``)."""
+        if self.settings.master_key:
+            return self.master_key(), False
+        path = self.settings.resolved_master_key_file
+        if path.exists():
+            return self.master_key(), False
+        return create_master_key_file(path), True
+
+    def keyring_service(self, session: Session, master: SealKey | None = None) -> KeyringService:
+        return KeyringService(
+            repository=KeyRepository(session), master=master or self.master_key(), clock=self.clock
+        )
+
+    def keyring(self, *, reload: bool = False) -> Keyring:
+        if self._keyring is None or reload:
+            with self.transaction(write=False) as session:
+                self._keyring = self.keyring_service(session).load()
+        return self._keyring
+
+    # -- services ---------------------------------------------------------------------------
+    def recorder(self, session: Session) -> AccessRecorder:
+        return AccessRecorder(session=session, clock=self.clock)
+
+    def registry(self, session: Session) -> RegistryService:
+        return RegistryService(
+            repository=RegistryRepository(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+        )
+
+    @contextmanager
+    def registry_unit(self) -> Iterator[RegistryService]:
+        with self.transaction() as session:
+            yield self.registry(session)
+
+    @staticmethod
+    def operator_actor() -> str:
+        # Until administrators exist (audit issue), CLI actions are by the local OS user.
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return f"operator:{user}"

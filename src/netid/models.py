@@ -1,0 +1,11 @@
+"""Every table's model, imported in one place for migrations and schema checks."""
+
+from __future__ import annotations
+
+from netid.audit import models as audit_models
+from netid.db.base import Base
+from netid.keys import models as keys_models
+from netid.registry import models as registry_models
+
+__all__ = ["Base", "audit_models", "keys_models", "registry_models"]
+metadata = Base.metadata

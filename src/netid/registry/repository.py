@@ -1,0 +1,167 @@
+"""Queries of the registry. Bulk paths use Core statements (executemany), not ORM units."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from netid.registry.models import Document, FaceTemplate, GuardianLink, Person, PersonKey
+
+# Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
+_IN_CHUNK = 900
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class RegistryRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- bulk import -----------------------------------------------------------------------
+    def person_ids_by_index(self, indexes: Sequence[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
+        for chunk in _chunks(list(indexes)):
+            rows = self._session.execute(
+                select(Document.number_index, Document.person_id).where(
+                    Document.number_index.in_(chunk)
+                )
+            )
+            found.update({bytes(idx): pid for idx, pid in rows})
+        return found
+
+    def insert_many(
+        self,
+        *,
+        people: list[dict[str, Any]],
+        person_keys: list[dict[str, Any]],
+        documents: list[dict[str, Any]],
+        guardian_links: list[dict[str, Any]],
+    ) -> None:
+        conn = self._session.connection()
+        if people:
+            conn.execute(insert(Person.__table__), people)
+            conn.execute(insert(PersonKey.__table__), person_keys)
+        if documents:
+            conn.execute(insert(Document.__table__), documents)
+        if guardian_links:
+            conn.execute(insert(GuardianLink.__table__), guardian_links)
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def document_by_indexes(self, indexes: Sequence[bytes]) -> Document | None:
+        return self._session.scalars(
+            select(Document).where(Document.number_index.in_(list(indexes))).limit(1)
+        ).first()
+
+    def person(self, person_id: str) -> Person | None:
+        return self._session.get(Person, person_id)
+
+    def person_key(self, person_id: str) -> PersonKey | None:
+        return self._session.get(PersonKey, person_id)
+
+    def documents_of(self, person_id: str) -> Sequence[Document]:
+        return self._session.scalars(
+            select(Document).where(Document.person_id == person_id).order_by(Document.id)
+        ).all()
+
+    def guardian_links_of(self, ward_id: str) -> Sequence[GuardianLink]:
+        return self._session.scalars(
+            select(GuardianLink).where(GuardianLink.ward_id == ward_id).order_by(GuardianLink.id)
+        ).all()
+
+    def people_after(self, after_id: str, limit: int) -> Sequence[Person]:
+        return self._session.scalars(
+            select(Person).where(Person.id > after_id).order_by(Person.id).limit(limit)
+        ).all()
+
+    def count_people(self) -> int:
+        return int(self._session.scalar(select(func.count()).select_from(Person)) or 0)
+
+    def documents_by_person(self, person_ids: Sequence[str]) -> dict[str, list[Document]]:
+        result: dict[str, list[Document]] = {pid: [] for pid in person_ids}
+        for chunk in _chunks(list(person_ids)):
+            for doc in self._session.scalars(
+                select(Document).where(Document.person_id.in_(chunk)).order_by(Document.id)
+            ):
+                result[doc.person_id].append(doc)
+        return result
+
+    def keys_by_person(self, person_ids: Sequence[str]) -> dict[str, PersonKey]:
+        result: dict[str, PersonKey] = {}
+        for chunk in _chunks(list(person_ids)):
+            for key in self._session.scalars(
+                select(PersonKey).where(PersonKey.person_id.in_(chunk))
+            ):
+                result[key.person_id] = key
+        return result
+
+    def guardian_links_by_ward(self, ward_ids: Sequence[str]) -> dict[str, list[GuardianLink]]:
+        result: dict[str, list[GuardianLink]] = {}
+        for chunk in _chunks(list(ward_ids)):
+            for link in self._session.scalars(
+                select(GuardianLink)
+                .where(GuardianLink.ward_id.in_(chunk))
+                .order_by(GuardianLink.id)
+            ):
+                result.setdefault(link.ward_id, []).append(link)
+        return result
+
+    # -- key rotation -----------------------------------------------------------------------
+    def person_keys_not_wrapped_by(self, data_key_id: str, limit: int) -> Sequence[PersonKey]:
+        return self._session.scalars(
+            select(PersonKey)
+            .where(PersonKey.data_key_id != data_key_id)
+            .order_by(PersonKey.person_id)
+            .limit(limit)
+        ).all()
+
+    def documents_not_indexed_by(self, index_key_id: str, limit: int) -> Sequence[Document]:
+        return self._session.scalars(
+            select(Document)
+            .where(Document.index_key_id != index_key_id)
+            .order_by(Document.id)
+            .limit(limit)
+        ).all()
+
+    def faces_not_sealed_by(self, face_key_id: str, limit: int) -> Sequence[FaceTemplate]:
+        return self._session.scalars(
+            select(FaceTemplate)
+            .where(FaceTemplate.face_key_id != face_key_id)
+            .order_by(FaceTemplate.person_id)
+            .limit(limit)
+        ).all()
+
+    def references_to_key(self, key_id: str) -> int:
+        total = 0
+        for column in (
+            PersonKey.data_key_id,
+            Document.index_key_id,
+            FaceTemplate.face_key_id,
+        ):
+            total += int(self._session.scalar(select(func.count()).where(column == key_id)) or 0)
+        return total
+
+    def update_person_key(self, person_id: str, wrapped: bytes, data_key_id: str) -> None:
+        self._session.execute(
+            update(PersonKey)
+            .where(PersonKey.person_id == person_id)
+            .values(wrapped=wrapped, data_key_id=data_key_id)
+        )
+
+    def delete_person_key(self, person_id: str) -> None:
+        self._session.execute(delete(PersonKey).where(PersonKey.person_id == person_id))
+
+    def face_template(self, person_id: str) -> FaceTemplate | None:
+        return self._session.get(FaceTemplate, person_id)
+
+    def add(self, obj: object) -> None:
+        self._session.add(obj)
+        self._session.flush()
+
+    def flush(self) -> None:
+        self._session.flush()

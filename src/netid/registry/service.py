@@ -1,0 +1,520 @@
+"""Registry use cases: bulk import, masked look-up, export, key rotation work, shredding.
+
+Services flush and never commit: the CLI command or request that calls them owns the
+transaction (and the bulk importer commits once per batch through the unit of work it is
+given). Every read of personal data records an access entry in that same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from netid.audit.service import AccessRecorder
+from netid.core.clock import Clock
+from netid.core.ids import new_row_id
+from netid.core.masking import mask_document_number, mask_name, mask_phone
+from netid.crypto.sealing import SealKey, new_key_id, open_sealed, seal
+from netid.crypto.sm3 import hmac_sm3
+from netid.documents import DocumentType, check_document_number
+from netid.keys.schemas import KeyPurpose
+from netid.keys.service import Keyring
+from netid.registry.models import Document, FaceTemplate, Person, PersonKey
+from netid.registry.repository import RegistryRepository
+from netid.registry.schemas import DocumentData, GuardianRef, PersonData
+
+PERSON_KEY_LENGTH = 16
+
+
+def document_index(secret: bytes, doc_type: DocumentType, normalized: str) -> bytes:
+    """Blind index: HMAC-SM3(key, type_code ":" normalized) (DESIGN.md "Blind index")."""
+    return hmac_sm3(secret, f"{doc_type.code}:{normalized}".encode("ascii"))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    field: str
+    rule: str
+    message: str
+
+
+@dataclass
+class BatchOutcome:
+    imported: int = 0
+    duplicates: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MaskedDocument:
+    type: str
+    number: str
+    status: str
+
+
+@dataclass(frozen=True)
+class MaskedPerson:
+    name: str
+    sex: str
+    status: str
+    nationality: str
+    documents: tuple[MaskedDocument, ...]
+    phones: tuple[str, ...]
+    guardians: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sex": self.sex,
+            "status": self.status,
+            "nationality": self.nationality,
+            "documents": [d.__dict__ for d in self.documents],
+            "phones": list(self.phones),
+            "guardians": self.guardians,
+        }
+
+
+class RegistryService:
+    def __init__(
+        self,
+        *,
+        repository: RegistryRepository,
+        keyring: Keyring,
+        recorder: AccessRecorder,
+        clock: Clock,
+    ) -> None:
+        self._repo = repository
+        self._keyring = keyring
+        self._recorder = recorder
+        self._clock = clock
+
+    # -- indexes ----------------------------------------------------------------------------
+    def _index_secrets(self) -> list[bytes]:
+        return [k.secret for k in self._keyring.all_of(KeyPurpose.BLIND_INDEX)]
+
+    def _indexes(self, doc_type: DocumentType, normalized: str) -> list[bytes]:
+        """Under every live blind-index key (active first): rotation keeps look-ups working."""
+        return [document_index(s, doc_type, normalized) for s in self._index_secrets()]
+
+    # -- import -----------------------------------------------------------------------------
+    def import_batch(self, rows: Sequence[tuple[int, PersonData]], *, actor: str) -> BatchOutcome:
+        """Insert the rows not yet in the registry. Re-running the same rows inserts nothing."""
+        outcome = BatchOutcome()
+        active_index = self._keyring.active(KeyPurpose.BLIND_INDEX)
+        index_secrets = self._index_secrets()
+        data_key = self._keyring.active_seal_key(KeyPurpose.DATA)
+        now = self._clock.now()
+
+        def all_indexes(doc_type: DocumentType, number: str) -> list[bytes]:
+            return [document_index(s, doc_type, number) for s in index_secrets]
+
+        planned = []
+        lookup: list[bytes] = []
+        for line, person in rows:
+            doc_idx = [all_indexes(d.type, d.number) for d in person.documents]
+            guardian_idx = [
+                all_indexes(g.document_type, g.document_number) for g in person.guardians
+            ]
+            planned.append((line, person, doc_idx, guardian_idx))
+            for idx in doc_idx + guardian_idx:
+                lookup.extend(idx)
+        existing = self._repo.person_ids_by_index(lookup)
+
+        in_batch: dict[bytes, str] = {}
+        people: list[dict[str, Any]] = []
+        person_keys: list[dict[str, Any]] = []
+        documents: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        for line, person, doc_idx, guardian_idx in planned:
+            if any(i in existing for idx in doc_idx for i in idx):
+                outcome.duplicates += 1
+                continue
+            rejection = self._first_repeat(line, doc_idx, in_batch)
+            guardian_ids: list[str] = []
+            if rejection is None:
+                for g_no, idx in enumerate(guardian_idx):
+                    found = next(
+                        (
+                            existing.get(i) or in_batch.get(i)
+                            for i in idx
+                            if existing.get(i) or in_batch.get(i)
+                        ),
+                        None,
+                    )
+                    if found is None:
+                        rejection = Rejection(
+                            line,
+                            f"guardians[{g_no}].document_number",
+                            "guardian_unknown",
+                            "The guardian is not in the registry (guardians must come first).",
+                        )
+                        break
+                    guardian_ids.append(found)
+            if rejection is not None:
+                outcome.rejections.append(rejection)
+                continue
+
+            person_id = new_row_id()
+            person_key = SealKey(new_key_id(), os.urandom(PERSON_KEY_LENGTH))
+            people.append(
+                {
+                    "id": person_id,
+                    "subject_id": secrets.token_hex(16),
+                    "name_sealed": seal(
+                        person_key,
+                        person.name.encode(),
+                        table="person",
+                        column="name",
+                        row_id=person_id,
+                    ),
+                    "attributes_sealed": seal(
+                        person_key,
+                        orjson.dumps(person.attributes_json()),
+                        table="person",
+                        column="attributes",
+                        row_id=person_id,
+                    ),
+                    "phones_sealed": seal(
+                        person_key,
+                        orjson.dumps(list(person.phones)),
+                        table="person",
+                        column="phones",
+                        row_id=person_id,
+                    ),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            person_keys.append(
+                {
+                    "person_id": person_id,
+                    "key_id": person_key.key_id,
+                    "wrapped": self._wrap_person_key(data_key, person_key, person_id),
+                    "data_key_id": data_key.key_id,
+                }
+            )
+            for doc, idx in zip(person.documents, doc_idx, strict=True):
+                doc_id = new_row_id()
+                in_batch[idx[0]] = person_id
+                documents.append(
+                    {
+                        "id": doc_id,
+                        "person_id": person_id,
+                        "type_code": doc.type.code,
+                        "number_index": idx[0],
+                        "index_key_id": active_index.key_id,
+                        "data_sealed": self._seal_document(person_key, doc, doc_id),
+                        "status": doc.status,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            for guardian, guardian_id in zip(person.guardians, guardian_ids, strict=True):
+                link_id = new_row_id()
+                links.append(
+                    {
+                        "id": link_id,
+                        "ward_id": person_id,
+                        "guardian_id": guardian_id,
+                        "relation_sealed": seal(
+                            person_key,
+                            guardian.relation.encode(),
+                            table="guardian_link",
+                            column="relation",
+                            row_id=link_id,
+                        ),
+                        "created_at": now,
+                    }
+                )
+            outcome.imported += 1
+        self._repo.insert_many(
+            people=people, person_keys=person_keys, documents=documents, guardian_links=links
+        )
+        self._recorder.record(
+            actor=actor,
+            action="registry.import",
+            outcome="ok",
+            details={
+                "imported": outcome.imported,
+                "duplicates": outcome.duplicates,
+                "rejected": len(outcome.rejections),
+            },
+        )
+        return outcome
+
+    @staticmethod
+    def _first_repeat(
+        line: int, doc_idx: list[list[bytes]], in_batch: dict[bytes, str]
+    ) -> Rejection | None:
+        seen: set[bytes] = set()
+        for d_no, idx in enumerate(doc_idx):
+            if idx[0] in in_batch or idx[0] in seen:
+                return Rejection(
+                    line,
+                    f"documents[{d_no}].number",
+                    "duplicate",
+                    "This document number appears more than once in the file.",
+                )
+            seen.add(idx[0])
+        return None
+
+    @staticmethod
+    def _wrap_person_key(data_key: SealKey, person_key: SealKey, person_id: str) -> bytes:
+        # The person key's id is bound in the row id so a wrapped key cannot be relabelled.
+        return seal(
+            data_key,
+            person_key.secret,
+            table="person_key",
+            column="wrapped",
+            row_id=f"{person_id}/{person_key.key_id}",
+        )
+
+    @staticmethod
+    def _seal_document(person_key: SealKey, doc: DocumentData, doc_id: str) -> bytes:
+        payload = {
+            "number": doc.number,
+            "issued_on": doc.issued_on.isoformat() if doc.issued_on else None,
+            "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
+        }
+        return seal(
+            person_key, orjson.dumps(payload), table="document", column="data", row_id=doc_id
+        )
+
+    # -- opening ----------------------------------------------------------------------------
+    def _person_key(self, row: PersonKey) -> SealKey:
+        data_key = self._keyring.seal_key(row.data_key_id)
+        secret = open_sealed(
+            {data_key.key_id: data_key},
+            row.wrapped,
+            table="person_key",
+            column="wrapped",
+            row_id=f"{row.person_id}/{row.key_id}",
+        )
+        return SealKey(row.key_id, secret)
+
+    @staticmethod
+    def _open(key: SealKey, sealed: bytes, table: str, column: str, row_id: str) -> bytes:
+        return open_sealed({key.key_id: key}, sealed, table=table, column=column, row_id=row_id)
+
+    def _open_document(self, key: SealKey, doc: Document) -> DocumentData:
+        payload = orjson.loads(self._open(key, doc.data_sealed, "document", "data", doc.id))
+        doc_type = next(t for t in DocumentType if t.code == doc.type_code)
+        return DocumentData(
+            number=payload["number"],
+            type=doc_type,
+            status=doc.status,
+            issued_on=dt.date.fromisoformat(payload["issued_on"]) if payload["issued_on"] else None,
+            expires_on=(
+                dt.date.fromisoformat(payload["expires_on"]) if payload["expires_on"] else None
+            ),
+        )
+
+    def _open_person(
+        self,
+        person: Person,
+        key: SealKey,
+        documents: Sequence[Document],
+        guardians: tuple[GuardianRef, ...] = (),
+    ) -> PersonData:
+        attrs = orjson.loads(
+            self._open(key, person.attributes_sealed, "person", "attributes", person.id)
+        )
+        return PersonData(
+            name=self._open(key, person.name_sealed, "person", "name", person.id).decode(),
+            sex=attrs["sex"],
+            birth_date=dt.date.fromisoformat(attrs["birth_date"]),
+            nationality=attrs["nationality"],
+            ethnicity=attrs["ethnicity"],
+            region_code=attrs["region_code"],
+            status=attrs["status"],
+            death_date=dt.date.fromisoformat(attrs["death_date"]) if attrs["death_date"] else None,
+            phones=tuple(
+                orjson.loads(self._open(key, person.phones_sealed, "person", "phones", person.id))
+            ),
+            documents=tuple(self._open_document(key, d) for d in documents),
+            guardians=guardians,
+        )
+
+    def _locate(self, number: str) -> tuple[Person, SealKey] | None:
+        check = check_document_number(number, today=self._clock.now().date())
+        if not check.valid or check.type is None or check.normalized is None:
+            return None
+        doc = self._repo.document_by_indexes(self._indexes(check.type, check.normalized))
+        if doc is None:
+            return None
+        person = self._repo.person(doc.person_id)
+        key_row = self._repo.person_key(doc.person_id)
+        if person is None or key_row is None:
+            return None
+        return person, self._person_key(key_row)
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def find_person_id(self, number: str) -> str | None:
+        """Blind-index look-up only: opens nothing, so records nothing."""
+        check = check_document_number(number, today=self._clock.now().date())
+        if not check.valid or check.type is None or check.normalized is None:
+            return None
+        doc = self._repo.document_by_indexes(self._indexes(check.type, check.normalized))
+        return doc.person_id if doc else None
+
+    def show(self, number: str, *, actor: str, purpose: str | None = None) -> MaskedPerson | None:
+        """A masked view of the person holding ``number``; the access is recorded either way."""
+        located = self._locate(number)
+        if located is None:
+            self._recorder.record(
+                actor=actor, action="registry.show", outcome="not_found", purpose=purpose
+            )
+            return None
+        person, key = located
+        documents = self._repo.documents_of(person.id)
+        data = self._open_person(person, key, documents)
+        self._recorder.record(
+            actor=actor,
+            action="registry.show",
+            outcome="ok",
+            purpose=purpose,
+            subject_key=key,
+            subject_id=person.id,
+        )
+        return MaskedPerson(
+            name=mask_name(data.name),
+            sex=data.sex,
+            status=data.status,
+            nationality=data.nationality,
+            documents=tuple(
+                MaskedDocument(d.type.value, mask_document_number(d.number), d.status)
+                for d in data.documents
+            ),
+            phones=tuple(mask_phone(p) for p in data.phones),
+            guardians=len(self._repo.guardian_links_of(person.id)),
+        )
+
+    def unsafe_export_plaintext(
+        self, *, actor: str, batch_size: int = 1000
+    ) -> Iterator[PersonData]:
+        """Every person in plaintext, guardians first. Recorded as one bulk access."""
+        self._recorder.record(actor=actor, action="registry.export", outcome="ok")
+        after = ""
+        while True:
+            people = self._repo.people_after(after, batch_size)
+            if not people:
+                return
+            ids = [p.id for p in people]
+            docs = self._repo.documents_by_person(ids)
+            keys = self._repo.keys_by_person(ids)
+            links = self._repo.guardian_links_by_ward(ids)
+            for person in people:
+                key_row = keys.get(person.id)
+                if key_row is None:  # crypto-shredded: nothing left to export
+                    continue
+                key = self._person_key(key_row)
+                guardians = tuple(
+                    self._guardian_ref(key, link.guardian_id, link.relation_sealed, link.id)
+                    for link in links.get(person.id, [])
+                )
+                yield self._open_person(person, key, docs[person.id], guardians)
+            after = ids[-1]
+
+    def _guardian_ref(
+        self, ward_key: SealKey, guardian_id: str, relation: bytes, link_id: str
+    ) -> GuardianRef:
+        guardian_key_row = self._repo.person_key(guardian_id)
+        guardian_docs = self._repo.documents_of(guardian_id)
+        if guardian_key_row is None or not guardian_docs:
+            raise LookupError("guardian without key or document")
+        first = self._open_document(self._person_key(guardian_key_row), guardian_docs[0])
+        return GuardianRef(
+            document_number=first.number,
+            document_type=first.type,
+            relation=self._open(ward_key, relation, "guardian_link", "relation", link_id).decode(),
+        )
+
+    def count(self) -> int:
+        return self._repo.count_people()
+
+    # -- face templates ---------------------------------------------------------------------
+    def store_face_template(self, person_id: str, *, model: str, template: bytes) -> None:
+        face_key = self._keyring.active_seal_key(KeyPurpose.FACE)
+        existing = self._repo.face_template(person_id)
+        sealed = seal(
+            face_key, template, table="face_template", column="template", row_id=person_id
+        )
+        if existing is None:
+            self._repo.add(
+                FaceTemplate(
+                    person_id=person_id,
+                    model=model,
+                    template_sealed=sealed,
+                    face_key_id=face_key.key_id,
+                    created_at=self._clock.now(),
+                )
+            )
+        else:
+            existing.model = model
+            existing.template_sealed = sealed
+            existing.face_key_id = face_key.key_id
+            self._repo.flush()
+
+    def load_face_template(self, person_id: str) -> bytes | None:
+        row = self._repo.face_template(person_id)
+        if row is None:
+            return None
+        key = self._keyring.seal_key(row.face_key_id)
+        return self._open(key, row.template_sealed, "face_template", "template", person_id)
+
+    # -- key rotation work (resumable: each call handles one batch; 0 means done) ----------
+    def rewrap_person_keys(self, *, batch_size: int) -> int:
+        active = self._keyring.active_seal_key(KeyPurpose.DATA)
+        rows = self._repo.person_keys_not_wrapped_by(active.key_id, batch_size)
+        for row in rows:
+            person_key = self._person_key(row)
+            self._repo.update_person_key(
+                row.person_id,
+                self._wrap_person_key(active, person_key, row.person_id),
+                active.key_id,
+            )
+        return len(rows)
+
+    def rebuild_blind_index(self, *, batch_size: int) -> int:
+        active = self._keyring.active(KeyPurpose.BLIND_INDEX)
+        docs = self._repo.documents_not_indexed_by(active.key_id, batch_size)
+        keys = self._repo.keys_by_person([d.person_id for d in docs])
+        for doc in docs:
+            data = self._open_document(self._person_key(keys[doc.person_id]), doc)
+            doc.number_index = document_index(active.secret, data.type, data.number)
+            doc.index_key_id = active.key_id
+        self._repo.flush()
+        return len(docs)
+
+    def reseal_face_templates(self, *, batch_size: int) -> int:
+        active = self._keyring.active_seal_key(KeyPurpose.FACE)
+        rows = self._repo.faces_not_sealed_by(active.key_id, batch_size)
+        for row in rows:
+            template = self._open(
+                self._keyring.seal_key(row.face_key_id),
+                row.template_sealed,
+                "face_template",
+                "template",
+                row.person_id,
+            )
+            row.template_sealed = seal(
+                active, template, table="face_template", column="template", row_id=row.person_id
+            )
+            row.face_key_id = active.key_id
+        self._repo.flush()
+        return len(rows)
+
+    def references_to_key(self, key_id: str) -> int:
+        return self._repo.references_to_key(key_id)
+
+    def unsafe_crypto_shred(self, person_id: str, *, actor: str) -> None:
+        """Destroy the person's key: their sealed fields and audit references become noise."""
+        self._repo.delete_person_key(person_id)
+        self._recorder.record(actor=actor, action="registry.crypto_shred", outcome="ok")

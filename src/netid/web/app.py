@@ -1,0 +1,117 @@
+"""The HTTP application: health, readiness, OpenAPI docs and the public document check.
+
+Built by :func:`create_app` from a :class:`~netid.container.Container` (the composition root);
+``netid serve`` runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from netid.container import Container
+from netid.core.clock import today_in_china
+from netid.db.engine import check_database
+from netid.db.migrate import is_up_to_date
+from netid.documents import check_document_number, check_uscc
+from netid.web.errors import error_response, install_error_handlers
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413 before they are read (SEC-46)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await error_response(413, "payload_too_large", "The body is too large.")(
+                    scope, receive, send
+                )
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await error_response(413, "payload_too_large", "The body is too large.")(
+                scope, receive, send
+            )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class DocumentCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[str] = Field(min_length=1, max_length=100)
+    uscc: bool = False
+
+
+class DocumentCheckResponse(BaseModel):
+    results: list[dict[str, Any]]
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="netid",
+        version="0.1.0",
+        summary="National network identity authentication public service",
+        default_response_class=ORJSONResponse,
+    )
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
+    async def readyz() -> ORJSONResponse:
+        """Readiness: the database answers and its schema is at the newest migration."""
+        try:
+            check_database(container.engine)
+            migrated = is_up_to_date(container.engine)
+        except Exception:  # any driver failure means "not ready", never a 500
+            return error_response(503, "database_unavailable", "The database does not answer.")
+        if not migrated:
+            return error_response(503, "schema_outdated", "Run 'netid db upgrade'.")
+        return ORJSONResponse({"status": "ready"})
+
+    @app.post("/v1/documents/check", tags=["documents"], response_model=DocumentCheckResponse)
+    async def documents_check(body: DocumentCheckRequest) -> ORJSONResponse:
+        """Check identity document numbers (or USCCs) against their format rules.
+
+        Pure: nothing is looked up or stored, so nothing is recorded.
+        """
+        today = today_in_china(container.clock)
+        results = [
+            (check_uscc(n) if body.uscc else check_document_number(n, today=today)).to_json()
+            for n in body.numbers
+        ]
+        return ORJSONResponse({"results": results}, headers={"Cache-Control": "no-store"})
+
+    app.add_middleware(BodyLimit)
+    return app

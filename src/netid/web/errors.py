@@ -1,0 +1,96 @@
+"""The one table that maps the error tree to HTTP status codes, and the JSON error body.
+
+``/v1/*`` answers ``{"error": {"code", "message", "details"?}}`` (DESIGN.md "Errors").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from netid.core.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NetidError,
+    NotFound,
+    Unavailable,
+)
+from netid.crypto.errors import CryptoError
+
+STATUS_BY_ERROR: tuple[tuple[type[NetidError], int], ...] = (
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unavailable, 503),
+    (ConfigurationError, 503),
+    (CryptoError, 500),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def status_for(error: NetidError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> ORJSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return ORJSONResponse(
+        {"error": body}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NetidError)
+    async def _netid(_request: Request, exc: NetidError) -> ORJSONResponse:
+        return error_response(status_for(exc), exc.code, exc.message, exc.details or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        # Say where and what kind, never echo the input (it may be personal data).
+        problems = [
+            {"location": [str(p) for p in err.get("loc", ())], "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        return error_response(
+            422, "invalid_request", "The request body is not valid.", {"problems": problems}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "The request failed."
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_request: Request, _exc: OperationalError) -> ORJSONResponse:
+        return error_response(503, Unavailable.code, Unavailable.default_message)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_request: Request, _exc: DBAPIError) -> ORJSONResponse:
+        return error_response(503, Unavailable.code, Unavailable.default_message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> ORJSONResponse:
+        return error_response(500, "internal_error", "The request could not be completed.")

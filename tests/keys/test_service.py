@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import pytest
+from joserfc import jws
+from joserfc.jwk import KeySet
+from sqlalchemy import update
+
+from netid.container import Container
+from netid.crypto.errors import SealedValueInvalid, UnknownKey
+from netid.crypto.sealing import generate_seal_key, open_sealed, seal
+from netid.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey
+from netid.keys.errors import KeyringAlreadyInitialised, KeyStillInUse, MasterKeyMismatch
+from netid.keys.export import public_key_document
+from netid.keys.models import KeyRecord
+from netid.keys.schemas import KeyPurpose, KeyState
+from tests.conftest import Backend
+
+pytestmark = pytest.mark.db
+
+
+def test_init_creates_one_active_key_per_purpose(container: Container) -> None:
+    with container.transaction() as session:
+        keys = container.keyring_service(session).list_keys()
+    assert sorted(k.purpose for k in keys) == sorted(KeyPurpose)
+    assert all(k.state == KeyState.ACTIVE for k in keys)
+    assert len({k.key_id for k in keys}) == len(keys)
+
+
+def test_init_twice_is_refused(container: Container) -> None:
+    with pytest.raises(KeyringAlreadyInitialised), container.transaction() as session:
+        container.keyring_service(session).initialise()
+
+
+def test_secrets_are_sealed_under_the_master_key(container: Container) -> None:
+    keyring = container.keyring()
+    data = keyring.active(KeyPurpose.DATA)
+    with container.transaction() as session:
+        record = session.get(KeyRecord, data.key_id)
+        assert record is not None and record.wrapped is not None
+        assert data.secret not in record.wrapped
+
+
+def test_wrong_master_key_cannot_load(container: Container) -> None:
+    with (
+        pytest.raises(MasterKeyMismatch),
+        container.transaction() as session,
+    ):
+        container.keyring_service(session, generate_seal_key()).load()
+
+
+def test_relabelled_purpose_fails_to_open(container: Container, db: Backend) -> None:
+    """AAD binds id, purpose and algorithm: a data key cannot be passed off as a face key."""
+    data = container.keyring().active(KeyPurpose.DATA)
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(KeyRecord).where(KeyRecord.key_id == data.key_id).values(purpose="face")
+        )
+    with pytest.raises(SealedValueInvalid), container.transaction() as session:
+        container.keyring_service(session).load()
+
+
+def test_rotation_keeps_old_key_for_reading(container: Container) -> None:
+    old = container.keyring().active_seal_key(KeyPurpose.DATA)
+    sealed = seal(old, b"x", table="t", column="c", row_id="r")
+    with container.transaction() as session:
+        info = container.keyring_service(session).rotate(KeyPurpose.DATA)
+    keyring = container.keyring(reload=True)
+    assert keyring.active(KeyPurpose.DATA).key_id == info.key_id != old.key_id
+    assert keyring.get(old.key_id).state == KeyState.RETIRING
+    opened = open_sealed(keyring.seal_key, sealed, table="t", column="c", row_id="r")
+    assert opened == b"x"
+
+
+def test_retire_refuses_active_and_referenced_keys(container: Container) -> None:
+    active = container.keyring().active(KeyPurpose.DATA)
+    with pytest.raises(KeyStillInUse), container.transaction() as session:
+        container.keyring_service(session).retire(active.key_id, references=0)
+    with container.transaction() as session:
+        container.keyring_service(session).rotate(KeyPurpose.DATA)
+    with pytest.raises(KeyStillInUse), container.transaction() as session:
+        container.keyring_service(session).retire(active.key_id, references=3)
+    with container.transaction() as session:
+        info = container.keyring_service(session).retire(active.key_id, references=0)
+    assert info.state == KeyState.RETIRED
+    with pytest.raises(UnknownKey):
+        container.keyring(reload=True).get(active.key_id)
+
+
+def test_pairwise_key_never_rotates(container: Container) -> None:
+    with pytest.raises(KeyStillInUse), container.transaction() as session:
+        container.keyring_service(session).rotate(KeyPurpose.PAIRWISE)
+
+
+def test_master_rotation_rewraps_everything(container: Container) -> None:
+    before = {k.key_id: k.secret for k in container.keyring().all_of(KeyPurpose.DATA)}
+    new_master = generate_seal_key()
+    with container.transaction() as session:
+        count = container.keyring_service(session).rewrap_under(new_master)
+    assert count == len(KeyPurpose)
+    with container.transaction() as session:
+        keyring = container.keyring_service(session, new_master).load()
+    assert {k.key_id: k.secret for k in keyring.all_of(KeyPurpose.DATA)} == before
+    with pytest.raises(MasterKeyMismatch), container.transaction() as session:
+        container.keyring_service(session).load()  # the old master no longer opens it
+
+
+def test_public_export_verifies_signatures_made_with_the_private_keys(
+    container: Container,
+) -> None:
+    keyring = container.keyring()
+    with container.transaction() as session:
+        document = public_key_document(container.keyring_service(session).public_keys())
+    assert all("d" not in jwk for jwk in document["jwks"]["keys"])
+    # SM2: the exported PEM verifies a signature of the private key.
+    sm2 = keyring.active(KeyPurpose.SM2_SIGNING)
+    signature = Sm2PrivateKey.from_private_value(sm2.secret).sign(b"checkpoint")
+    [entry] = document["sm2"]
+    Sm2PublicKey.from_pem(entry["pem"].encode()).verify(signature, b"checkpoint")
+    # Ed25519 and ES256: joserfc verifies a JWS against the exported JWKS.
+    from netid.crypto import jose_keys
+
+    key_set = KeySet.import_key_set(document["jwks"])
+    for purpose, alg, jws_alg in (
+        (KeyPurpose.ED25519_SIGNING, "EdDSA", "Ed25519"),
+        (KeyPurpose.ES256_SIGNING, "ES256", "ES256"),
+    ):
+        loaded = keyring.active(purpose)
+        private = jose_keys.load_private_key(alg, loaded.secret)  # type: ignore[arg-type]
+        header = {"alg": jws_alg, "kid": loaded.key_id}
+        from joserfc.jwk import import_key
+
+        jwk = import_key(private, "OKP" if alg == "EdDSA" else "EC")
+        token = jws.serialize_compact(header, b"payload", jwk, algorithms=[jws_alg])
+        assert jws.deserialize_compact(token, key_set, algorithms=[jws_alg]).payload == b"payload"

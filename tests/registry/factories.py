@@ -1,0 +1,39 @@
+"""Small hand-made registry records for service tests (the generator has its own tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from netid.documents import synth
+
+TODAY = dt.date(2026, 11, 22)
+
+
+def person_record(
+    rng: random.Random,
+    *,
+    name: str = "张伟",
+    birth: dt.date = dt.date(1985, 6, 1),
+    sex: str = "M",
+    passport: bool = False,
+    guardians: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    number = synth.resident_id(rng, birth_date=birth, sex=sex, region_code="110105")  # type: ignore[arg-type]
+    documents = [{"number": number, "status": "valid", "issued_on": "2015-01-01", "expires_on": "2035-01-01"}]
+    if passport:
+        documents.append({"number": synth.passport(rng), "status": "valid", "issued_on": None, "expires_on": None})
+    return {
+        "name": name,
+        "sex": sex,
+        "birth_date": birth.isoformat(),
+        "nationality": "CHN",
+        "ethnicity": "01",
+        "region_code": "110105",
+        "status": "active",
+        "death_date": None,
+        "phones": [f"+86139{rng.randrange(10**8):08d}"],
+        "documents": documents,
+        "guardians": guardians or [],
+    }

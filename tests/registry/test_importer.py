@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from netid.config import Settings
+from netid.container import Container
+from netid.registry.errors import ImportFileInvalid
+from netid.registry.importer import run_import
+from netid.registry.models import Document, Person, PersonKey
+from netid.registry.synthetic import write_population
+from tests.conftest import Backend
+from tests.registry.factories import TODAY
+
+pytestmark = pytest.mark.db
+ACTOR = "operator:test"
+
+
+def import_file(container: Container, path: Path, batch_size: int = 100) -> tuple[dict[str, int], list[dict[str, object]]]:
+    report = io.StringIO()
+    summary = run_import(
+        path,
+        unit_of_work=container.registry_unit,
+        actor=ACTOR,
+        today=TODAY,
+        report=report,
+        batch_size=batch_size,
+    )
+    rejections = [json.loads(line) for line in report.getvalue().splitlines()]
+    return summary.to_json(), rejections
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_generated_file_imports_completely_and_idempotently(
+    container: Container, tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"people{suffix}"
+    write_population(path, people=400, seed=7, today=TODAY)
+    summary, rejections = import_file(container, path)
+    assert rejections == []
+    assert summary["imported"] == summary["read"] == 400
+    again, _ = import_file(container, path)
+    assert again["imported"] == 0 and again["duplicates"] == 400
+    with container.transaction() as session:
+        assert container.registry(session).count() == 400
+
+
+def test_rejected_rows_are_reported_with_line_field_and_rule(
+    container: Container, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.jsonl"
+    write_population(path, people=3, seed=1, today=TODAY)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    bad_check = json.loads(lines[0])
+    number = bad_check["documents"][0]["number"]
+    bad_check["documents"][0]["number"] = number[:-1] + ("0" if number[-1] != "0" else "1")
+    bad_name = json.loads(lines[1])
+    bad_name["name"] = "张\u202e伟"
+    lines = [json.dumps(bad_check, ensure_ascii=False), "{not json", json.dumps(bad_name, ensure_ascii=False), lines[2]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary, rejections = import_file(container, path)
+    assert summary["imported"] == 1 and summary["rejected"] == 3
+    assert [(r["line"], r["field"], r["rule"]) for r in rejections] == [
+        (1, "documents[0].number", "check_digit"),
+        (2, "record", "json"),
+        (3, "name", "bidi"),
+    ]
+    # The report names the place, never the value.
+    report_text = json.dumps(rejections, ensure_ascii=False)
+    assert number[:-1] not in report_text and "张" not in report_text
+
+
+def test_unreadable_files_are_refused(container: Container, tmp_path: Path) -> None:
+    bad_header = tmp_path / "x.csv"
+    bad_header.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ImportFileInvalid):
+        import_file(container, bad_header)
+    wrong_kind = tmp_path / "x.xlsx"
+    wrong_kind.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ImportFileInvalid):
+        import_file(container, wrong_kind)
+    latin1 = tmp_path / "y.csv"
+    latin1.write_bytes("name,sex\n\xe9".encode("latin-1"))
+    with pytest.raises(ImportFileInvalid):
+        import_file(container, latin1)
+
+
+def test_killed_import_resumes_without_loss_or_half_written_people(
+    container: Container, settings: Settings, db: Backend, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.jsonl"
+    people = 20_000
+    write_population(path, people=people, seed=11, today=TODAY)
+    env = {
+        **os.environ,
+        "NETID_DATABASE_URL": db.url,
+        "NETID_MASTER_KEY": settings.master_key or "",
+        "NETID_DATA_DIR": str(settings.data_dir),
+    }
+    if db.schema:
+        env["NETID_DATABASE_SCHEMA"] = db.schema
+    command = [sys.executable, "-m", "netid.cli", "registry", "import", str(path), "--batch-size", "100"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Kill once some batches have committed but before the end.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with container.transaction(write=False) as session:
+            if container.registry(session).count() >= 1000:
+                break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with container.transaction(write=False) as session:
+        partial = container.registry(session).count()
+        keys = session.scalar(select(func.count()).select_from(PersonKey))
+        with_docs = session.scalar(select(func.count(func.distinct(Document.person_id))))
+    assert 0 < partial < people, "the kill should land mid-import"
+    assert partial == keys == with_docs, "a person was half-written"
+    result = subprocess.run(command, env=env, capture_output=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    summary = orjson.loads(result.stdout.splitlines()[-1])
+    assert summary["imported"] + summary["duplicates"] == people
+    assert summary["duplicates"] == partial
+    with container.transaction(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == people
+        assert session.scalar(select(func.count()).select_from(PersonKey)) == people

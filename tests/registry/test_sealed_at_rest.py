@@ -1,0 +1,68 @@
+"""SEC-38: no plaintext personal data at rest — scan the raw SQLite files and a pg_dump."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from netid.container import Container
+from netid.registry.synthetic import write_population
+from tests.conftest import Backend
+from tests.registry.factories import TODAY
+from tests.registry.test_importer import import_file
+
+pytestmark = pytest.mark.db
+
+
+def needles(path: Path) -> set[str]:
+    found: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        found.add(record["name"])
+        found.update(record["phones"])
+        found.update(p.removeprefix("+86") for p in record["phones"])
+        found.update(d["number"] for d in record["documents"])
+    return found
+
+
+def encodings(value: str) -> list[bytes]:
+    forms = [value.encode("utf-8"), value.encode("utf-16-le")]
+    try:
+        forms.append(value.encode("gb18030"))
+    except UnicodeEncodeError:
+        pass
+    # PostgreSQL dumps bytea as hex: a value stored unsealed would show up in that form too.
+    forms.append(value.encode("utf-8").hex().encode())
+    return [f for f in forms if len(f) >= 4]  # 1-2 character names are too short to scan
+
+
+def test_no_personal_value_appears_in_the_database_files(
+    container: Container, db: Backend, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.jsonl"
+    write_population(path, people=1000, seed=3, today=TODAY)
+    summary, _ = import_file(container, path)
+    assert summary["imported"] == 1000
+    with container.registry_unit() as registry:
+        registry.show(json.loads(path.read_text(encoding="utf-8").splitlines()[0])["documents"][0]["number"], actor="operator:test")
+    if db.name == "sqlite":
+        with db.engine.connect() as conn:
+            database = Path(conn.execute(text("PRAGMA database_list")).fetchone()[2])  # type: ignore[index]
+        blobs = [p.read_bytes() for p in database.parent.glob(database.name + "*")]
+    else:
+        dump = subprocess.run(
+            ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-n", db.schema or "", "test"],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        blobs = [dump.stdout]
+        assert b"CREATE TABLE" in dump.stdout
+    values = needles(path)
+    assert len(values) > 2000
+    hits = [v for v in values for blob in blobs for form in encodings(v) if form in blob]
+    assert hits == []
