@@ -22,9 +22,7 @@ from netid.keys.master import format_master_key
 from netid.models import metadata
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BACKENDS = [
-    b for b in os.environ.get("NETID_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
-]
+BACKENDS = [b for b in os.environ.get("NETID_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
 class Backend:
@@ -41,7 +39,9 @@ class Backend:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     name = request.param
     if name == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "netid.sqlite3"

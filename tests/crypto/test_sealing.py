@@ -119,7 +119,7 @@ def test_every_single_bit_flip_is_rejected() -> None:
 
 def test_ten_thousand_random_bit_flips_are_rejected() -> None:
     # SEC-36 acceptance: 10k random bit flips, 100 % rejected.
-    rng = random.Random(36)  # noqa: S311 (test data)
+    rng = random.Random(36)
     sealed_values = [seal(KEY, rng.randbytes(rng.randrange(0, 64)), **CELL) for _ in range(100)]
     for _ in range(10_000):
         sealed = rng.choice(sealed_values)

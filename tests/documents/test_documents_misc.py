@@ -7,7 +7,12 @@ import sys
 
 import pytest
 
-from netid.documents import gb11643_check_character, normalize_document_input
+from netid.documents import (
+    check_document_number,
+    check_uscc,
+    gb11643_check_character,
+    normalize_document_input,
+)
 from netid.documents.checksums import gb11714_check_character, uscc_check_character
 from netid.documents.regions import (
     is_known_region,
@@ -56,6 +61,16 @@ def test_regions() -> None:
 )
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize_document_input(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["11010519491231002\ud800", "\x0011010519491231002X", "11010519491231002X\x1b[0m", "\u202e110"],
+)
+def test_surrogates_and_controls_are_charset_errors(raw: str) -> None:
+    result = check_document_number(raw)
+    assert result.rule == "charset"
+    assert check_uscc(raw).rule == "charset"
 
 
 def test_check_characters() -> None:

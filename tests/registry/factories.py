@@ -21,9 +21,18 @@ def person_record(
     guardians: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     number = synth.resident_id(rng, birth_date=birth, sex=sex, region_code="110105")  # type: ignore[arg-type]
-    documents = [{"number": number, "status": "valid", "issued_on": "2015-01-01", "expires_on": "2035-01-01"}]
+    documents = [
+        {"number": number, "status": "valid", "issued_on": "2015-01-01", "expires_on": "2035-01-01"}
+    ]
     if passport:
-        documents.append({"number": synth.passport(rng), "status": "valid", "issued_on": None, "expires_on": None})
+        documents.append(
+            {
+                "number": synth.passport(rng),
+                "status": "valid",
+                "issued_on": None,
+                "expires_on": None,
+            }
+        )
     return {
         "name": name,
         "sex": sex,

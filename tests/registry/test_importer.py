@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from netid.registry.synthetic import write_population
 from sqlalchemy import func, select
 
 from netid.config import Settings
@@ -18,7 +19,6 @@ from netid.container import Container
 from netid.registry.errors import ImportFileInvalid
 from netid.registry.importer import run_import
 from netid.registry.models import Document, Person, PersonKey
-from netid.registry.synthetic import write_population
 from tests.conftest import Backend
 from tests.registry.factories import TODAY
 
@@ -26,7 +26,9 @@ pytestmark = pytest.mark.db
 ACTOR = "operator:test"
 
 
-def import_file(container: Container, path: Path, batch_size: int = 100) -> tuple[dict[str, int], list[dict[str, object]]]:
+def import_file(
+    container: Container, path: Path, batch_size: int = 100
+) -> tuple[dict[str, int], list[dict[str, object]]]:
     report = io.StringIO()
     summary = run_import(
         path,
@@ -66,7 +68,12 @@ def test_rejected_rows_are_reported_with_line_field_and_rule(
     bad_check["documents"][0]["number"] = number[:-1] + ("0" if number[-1] != "0" else "1")
     bad_name = json.loads(lines[1])
     bad_name["name"] = "张\u202e伟"
-    lines = [json.dumps(bad_check, ensure_ascii=False), "{not json", json.dumps(bad_name, ensure_ascii=False), lines[2]]
+    lines = [
+        json.dumps(bad_check, ensure_ascii=False),
+        "{not json",
+        json.dumps(bad_name, ensure_ascii=False),
+        lines[2],
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary, rejections = import_file(container, path)
     assert summary["imported"] == 1 and summary["rejected"] == 3
@@ -109,7 +116,16 @@ def test_killed_import_resumes_without_loss_or_half_written_people(
     }
     if db.schema:
         env["NETID_DATABASE_SCHEMA"] = db.schema
-    command = [sys.executable, "-m", "netid.cli", "registry", "import", str(path), "--batch-size", "100"]
+    command = [
+        sys.executable,
+        "-m",
+        "netid.cli",
+        "registry",
+        "import",
+        str(path),
+        "--batch-size",
+        "100",
+    ]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Kill once some batches have committed but before the end.
     deadline = time.monotonic() + 60

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from netid.registry.synthetic import write_population
 from sqlalchemy import text
 
 from netid.container import Container
-from netid.registry.synthetic import write_population
 from tests.conftest import Backend
 from tests.registry.factories import TODAY
 from tests.registry.test_importer import import_file
@@ -31,10 +32,8 @@ def needles(path: Path) -> set[str]:
 
 def encodings(value: str) -> list[bytes]:
     forms = [value.encode("utf-8"), value.encode("utf-16-le")]
-    try:
+    with contextlib.suppress(UnicodeEncodeError):
         forms.append(value.encode("gb18030"))
-    except UnicodeEncodeError:
-        pass
     # PostgreSQL dumps bytea as hex: a value stored unsealed would show up in that form too.
     forms.append(value.encode("utf-8").hex().encode())
     return [f for f in forms if len(f) >= 4]  # 1-2 character names are too short to scan
@@ -48,7 +47,10 @@ def test_no_personal_value_appears_in_the_database_files(
     summary, _ = import_file(container, path)
     assert summary["imported"] == 1000
     with container.registry_unit() as registry:
-        registry.show(json.loads(path.read_text(encoding="utf-8").splitlines()[0])["documents"][0]["number"], actor="operator:test")
+        registry.show(
+            json.loads(path.read_text(encoding="utf-8").splitlines()[0])["documents"][0]["number"],
+            actor="operator:test",
+        )
     if db.name == "sqlite":
         with db.engine.connect() as conn:
             database = Path(conn.execute(text("PRAGMA database_list")).fetchone()[2])  # type: ignore[index]

@@ -121,7 +121,10 @@ def test_guardian_links_resolve_and_unknown_guardians_are_rejected(container: Co
 
 def test_export_round_trips_every_field(container: Container) -> None:
     rng = random.Random(6)
-    records = [person_record(rng, name="𠮷田", passport=True), person_record(rng, name="John Smith")]
+    records = [
+        person_record(rng, name="𠮷田", passport=True),
+        person_record(rng, name="John Smith"),
+    ]
     load(container, records)
     with container.registry_unit() as registry:
         exported = [p.to_record() for p in registry.unsafe_export_plaintext(actor=ACTOR)]
@@ -139,14 +142,28 @@ def test_sealed_value_moved_to_another_row_fails(container: Container, db: Backe
         key = registry._person_key(second_key)
         # Another person's value names another person key: it cannot open here.
         with pytest.raises(UnknownKey):
-            open_sealed({key.key_id: key}, first.name_sealed, table="person", column="name", row_id=second.id)
+            open_sealed(
+                {key.key_id: key},
+                first.name_sealed,
+                table="person",
+                column="name",
+                row_id=second.id,
+            )
         # Relabelled to this person's key id, the AAD (row id) still refuses it.
         relabelled = first.name_sealed[:1] + key.key_id.encode() + first.name_sealed[9:]
         with pytest.raises(SealedValueInvalid):
-            open_sealed({key.key_id: key}, relabelled, table="person", column="name", row_id=second.id)
+            open_sealed(
+                {key.key_id: key}, relabelled, table="person", column="name", row_id=second.id
+            )
         # Under the right key, a value moved to another column does not open either.
         with pytest.raises(SealedValueInvalid):
-            open_sealed({key.key_id: key}, second.name_sealed, table="person", column="attributes", row_id=second.id)
+            open_sealed(
+                {key.key_id: key},
+                second.name_sealed,
+                table="person",
+                column="attributes",
+                row_id=second.id,
+            )
 
 
 def test_crypto_shredding_makes_fields_and_audit_refs_unreadable(container: Container) -> None:
@@ -164,7 +181,9 @@ def test_crypto_shredding_makes_fields_and_audit_refs_unreadable(container: Cont
         assert list(registry.unsafe_export_plaintext(actor=ACTOR)) == []
     with container.transaction() as session:
         entry = session.scalars(
-            select(AccessRecord).where(AccessRecord.outcome == "ok", AccessRecord.action == "registry.show")
+            select(AccessRecord).where(
+                AccessRecord.outcome == "ok", AccessRecord.action == "registry.show"
+            )
         ).one()
         assert entry.subject_ref_sealed is not None
         assert session.get(PersonKey, person_id) is None  # nothing left that could open it

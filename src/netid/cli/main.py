@@ -88,11 +88,26 @@ def keys_init() -> None:
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List keys (ids, purposes, states; never secrets)."""
     c = container()
     with c.transaction(write=False) as session:
         keys = c.keyring_service(session).list_keys()
+    if as_json:
+        emit(
+            [
+                {
+                    "key_id": k.key_id,
+                    "purpose": k.purpose.value,
+                    "algorithm": k.algorithm,
+                    "state": k.state.value,
+                    "created_at": k.created_at.isoformat(),
+                    "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+                }
+                for k in keys
+            ]
+        )
+        return
     table = Table("key id", "purpose", "algorithm", "state", "created", "retired")
     for k in keys:
         table.add_row(
@@ -156,7 +171,9 @@ def keys_rotate(
     c = container()
     with c.transaction() as session:
         info = c.keyring_service(session).rotate(key_purpose)
-    emit({"rotated": key_purpose.value, "new_key_id": info.key_id, **_finish_rotation(c, batch_size)})
+    emit(
+        {"rotated": key_purpose.value, "new_key_id": info.key_id, **_finish_rotation(c, batch_size)}
+    )
 
 
 @keys_app.command("resume")

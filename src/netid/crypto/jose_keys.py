@@ -14,7 +14,7 @@ parties use these; SM2 stays for in-house artefacts (:mod:`netid.crypto.sm2`).
 ``alg`` is the RFC 8037 name ``"EdDSA"``: it is what OIDC relying parties support today.
 RFC 9864 (2025) deprecates it in favour of the fully-specified ``"Ed25519"`` (same key, same
 signature bytes; joserfc ≥1.8 warns on ``EdDSA``); :data:`ED25519_ALGORITHM_NAMES` lists both
-for readers, and switching the published name is a one-line change here.
+for readers, and switching the published name is the one-line :data:`ED25519_JWS_ALG`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ JosePublicKey: TypeAlias = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 SUPPORTED_ALGORITHMS: Final[tuple[JoseAlgorithm, ...]] = ("EdDSA", "ES256")
 ED25519_ALGORITHM_NAMES: Final = frozenset({"EdDSA", "Ed25519"})  # RFC 8037 / RFC 9864
+# The "alg" published in Ed25519 JWKs (and so the one JWS headers must carry to match them).
+ED25519_JWS_ALG: Final = "Ed25519"
 
 _P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _P256_FIELD_LENGTH: Final = 32
@@ -137,7 +139,7 @@ def public_jwk(key: JosePrivateKey | JosePublicKey, kid: str) -> dict[str, str]:
             "crv": "Ed25519",
             "x": b64url_encode(pub.public_bytes_raw()),
             "kid": kid,
-            "alg": alg,
+            "alg": ED25519_JWS_ALG,
             "use": "sig",
         }
     numbers = pub.public_numbers()

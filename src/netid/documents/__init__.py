@@ -37,7 +37,7 @@ Rule strings (stable API; ``DocumentCheck.rule`` and ``InvalidDocumentNumber.rul
     not a real calendar date, before 1860-01-01, or after ``today`` (default: today in UTC+8).
     For 2017 foreigner's cards: the YYMMDD is not plausible in either century.
 ``check_digit``
-    ISO 7064 MOD 11-2 (GB 11643-1999 §5.3) or, for USCC, GB 32100-2015 / GB 11714-1997 mismatch.
+    ISO 7064 MOD 11-2 (GB 11643-1999 §5.5) or, for USCC, GB 32100-2015 / GB 11714-1997 mismatch.
 ``prefix``
     the leading character(s) start no supported number of the (expected) type.
 ``nationality``

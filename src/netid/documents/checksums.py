@@ -1,25 +1,26 @@
 """Check-character algorithms used by Chinese document numbers (pure functions).
 
-* ISO 7064:1983 MOD 11-2, as adopted by GB 11643-1999 §5.3 (citizen identity number) and by
+* ISO 7064:1983 MOD 11-2, as adopted by GB 11643-1999 §5.5 (citizen identity number) and by
   the 2023 foreigner's permanent residence ID number.
-* GB 11714-1997 §5 organisation code check character (positions 9-17 of a USCC).
-* GB 32100-2015 §5 (and annex) unified social credit code check character.
+* GB 11714-1997 (check-character clause): organisation code check character (USCC
+  positions 9-17).
+* GB 32100-2015 (check-character clause): unified social credit code check character.
 """
 
 from __future__ import annotations
 
-# GB 11643-1999 §5.3.1: W_i = 2^(18-i) mod 11 for i = 1..17.
+# GB 11643-1999 §5.5 (ISO 7064 MOD 11-2): W_i = 2^(18-i) mod 11 for i = 1..17.
 GB11643_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-# GB 11643-1999 §5.3.2: Y = (Σ a_i·W_i) mod 11 maps to the check character "10X98765432"[Y].
+# GB 11643-1999 §5.5: Y = (Σ a_i·W_i) mod 11 maps to the check character "10X98765432"[Y].
 _GB11643_MAP = "10X98765432"
 
-# GB 32100-2015 §4.1: the 31-character code alphabet (no I, O, S, V, Z); index = value.
+# GB 32100-2015 (code structure): the 31-character code alphabet (no I, O, S, V, Z); index = value.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
-# GB 32100-2015 §5 (check character): W_i = 3^(i-1) mod 31 for i = 1..17.
+# GB 32100-2015 (check character): W_i = 3^(i-1) mod 31 for i = 1..17.
 USCC_WEIGHTS: tuple[int, ...] = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
-# GB 11714-1997 §5: weights for the 8-character body of an organisation code.
+# GB 11714-1997 (check character): weights for the 8-character body of an organisation code.
 GB11714_WEIGHTS: tuple[int, ...] = (3, 7, 9, 10, 5, 8, 4, 2)
 _DIGITS = frozenset("0123456789")
 
@@ -31,7 +32,7 @@ def _is_ascii_digits(s: str) -> bool:
 def gb11643_check_character(first17: str) -> str:
     """Return the MOD 11-2 check character for the first 17 digits of an ID number.
 
-    GB 11643-1999 §5.3 / ISO 7064:1983 MOD 11-2. Raises :class:`ValueError` unless ``first17``
+    GB 11643-1999 §5.5 / ISO 7064:1983 MOD 11-2. Raises :class:`ValueError` unless ``first17``
     is exactly 17 ASCII digits.
     """
     if len(first17) != 17 or not _is_ascii_digits(first17):
@@ -53,7 +54,7 @@ def uscc_check_character(first17: str) -> str:
 
 
 def _gb11714_value(c: str) -> int:
-    # GB 11714-1997 §5: digits keep their value, A..Z are 10..35.
+    # GB 11714-1997: digits keep their value, A..Z are 10..35.
     if c in _DIGITS:
         return ord(c) - ord("0")
     if "A" <= c <= "Z":

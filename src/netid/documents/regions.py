@@ -3,8 +3,9 @@
 The table is python-stdnum's ``cn/loc`` database (scraped from the zh.wikipedia 行政区划代码
 pages, every code with its validity years), read through :func:`stdnum.numdb.get`, plus the
 checked-in ``data/region_overrides.txt``. A person keeps the ID number first assigned to them
-when their county code is later abolished or renamed (GB 11643-1999 §4.1: the address code is
-the one of the household registration *when the number was assigned*), so a code that existed
+when their county code is later abolished or renamed (GB 11643-1999 §5.2: the address code is
+the GB/T 2260 code of the household registration; in practice the one in force *when the number
+was assigned*), so a code that existed
 in **any** period counts as known; the year ranges are deliberately ignored.
 
 Province codes (first two digits): 11..65 are mainland provinces; 71 (Taiwan province) exists in

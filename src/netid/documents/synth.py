@@ -56,7 +56,7 @@ def _check_birth_date(value: dt.date) -> str:
 
 
 def _sequence(rng: random.Random, sex: Sex) -> str:
-    # GB 11643-1999 §4.3: the sequence code is odd for men, even for women; 000 is avoided.
+    # GB 11643-1999 §5.4: the sequence code is odd for men, even for women; 000 is avoided.
     if sex == "M":
         return f"{rng.randrange(1, 1000, 2):03d}"
     if sex == "F":
@@ -96,7 +96,7 @@ def nationality_alpha3(rng: random.Random) -> str:
 
 
 def resident_id(rng: random.Random, *, birth_date: dt.date, sex: Sex, region_code: str) -> str:
-    """An 18-character resident ID number (GB 11643-1999 §4)."""
+    """An 18-character resident ID number (GB 11643-1999 §5)."""
     if not regions.issues_resident_ids(region_code) or len(region_code) != 6:
         raise ValueError("region_code must be a 6-digit code under a mainland province")
     return _with_check(region_code + _check_birth_date(birth_date) + _sequence(rng, sex))

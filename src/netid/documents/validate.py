@@ -98,7 +98,7 @@ def _prepare(raw: str, allowed: frozenset[str]) -> str:
 
 
 def _birth_date(yyyymmdd: str, today: dt.date) -> dt.date:
-    """GB 11643-1999 §4.2: YYYYMMDD per GB/T 7408; must be real, >= floor and <= today."""
+    """GB 11643-1999 §5.3: YYYYMMDD per GB/T 7408; must be real, >= floor and <= today."""
     try:
         value = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
     except ValueError:
@@ -111,12 +111,12 @@ def _birth_date(yyyymmdd: str, today: dt.date) -> dt.date:
 
 
 def _sex(sequence_digit: str) -> Sex:
-    # GB 11643-1999 §4.3: the last digit of the sequence code is odd for men, even for women.
+    # GB 11643-1999 §5.4: the last digit of the sequence code is odd for men, even for women.
     return "M" if int(sequence_digit) % 2 else "F"
 
 
 def _check_mod11_2(s18: str) -> None:
-    # GB 11643-1999 §5.3, ISO 7064:1983 MOD 11-2.
+    # GB 11643-1999 §5.5, ISO 7064:1983 MOD 11-2.
     if gb11643_check_character(s18[:17]) != s18[17]:
         raise _Fail("check_digit", "The check character does not match (ISO 7064 MOD 11-2).")
 
@@ -133,7 +133,7 @@ def _format_fail(doc: DocumentType) -> _Fail:
 
 
 def _resident_region(code: str) -> tuple[str, ...]:
-    """GB 11643-1999 §4.1 address code: returns warnings or raises ``region``."""
+    """GB 11643-1999 §5.2 address code (GB/T 2260): returns warnings or raises ``region``."""
     if not regions.issues_resident_ids(code):
         raise _Fail(
             "region",
@@ -432,9 +432,10 @@ def upgrade_legacy_id15(number15: str) -> str:
 def check_uscc(raw: str) -> UsccCheck:
     """Check a unified social credit code (GB 32100-2015); never raises on bad input.
 
-    GB 32100-2015 §4: 18 characters of ``0-9A-HJ-NPQRTUWXY`` (no I, O, S, V, Z): registration
-    authority (1), organisation type (1), registration region GB/T 2260 (6 digits), organisation
-    code GB 11714 (9, its last character a GB 11714 check character), check character (1).
+    GB 32100-2015 (code structure): 18 characters of ``0-9A-HJ-NPQRTUWXY`` (no I, O, S, V, Z):
+    registration authority (1), organisation type (1), registration region GB/T 2260 (6 digits),
+    organisation code GB 11714 (9, its last character a GB 11714 check character), check
+    character (1).
     The authority and type tables have been extended by later notices and are not checked; a
     region code we do not know (other than the national-level 100000) only yields the warning
     ``region_unknown``.

@@ -23,7 +23,9 @@ def public_key_document(keys: list[LoadedKey]) -> dict[str, Any]:
             sm2.append({"kid": key.key_id, "state": key.state.value, "pem": pem})
         elif key.algorithm == "ed25519":
             jwks.append(
-                jose_keys.public_jwk(ed25519.Ed25519PublicKey.from_public_bytes(key.public), key.key_id)
+                jose_keys.public_jwk(
+                    ed25519.Ed25519PublicKey.from_public_bytes(key.public), key.key_id
+                )
             )
         elif key.algorithm == "es256":
             point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key.public)

@@ -21,7 +21,7 @@ import orjson
 
 from netid.registry.errors import ImportFileInvalid, RecordRejected
 from netid.registry.schemas import FIELDS, PersonData, parse_record
-from netid.registry.service import Rejection, RegistryService
+from netid.registry.service import RegistryService, Rejection
 
 MAX_LINE_BYTES = 64 * 1024
 DEFAULT_BATCH_SIZE = 2000
@@ -51,7 +51,7 @@ def _csv_row_to_record(row: dict[str, str | None]) -> dict[str, Any]:
 
     documents = []
     for part in _split(row.get("documents")):
-        number, status, issued, expires = (part.split("|") + ["", "", ""])[:4]
+        number, status, issued, expires = ([*part.split("|"), "", "", ""])[:4]
         documents.append(
             {
                 "number": number,
@@ -62,7 +62,7 @@ def _csv_row_to_record(row: dict[str, str | None]) -> dict[str, Any]:
         )
     guardians = []
     for part in _split(row.get("guardians")):
-        number, relation = (part.split("|") + [""])[:2]
+        number, relation = ([*part.split("|"), ""])[:2]
         guardians.append({"document_number": number, "relation": relation or None})
     record: dict[str, Any] = {name: cell(name) for name in FIELDS[:8]}
     record.update(phones=_split(row.get("phones")), documents=documents, guardians=guardians)

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from netid.registry.models import Document, FaceTemplate, GuardianLink, Person, PersonKey
 
 # Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
 _IN_CHUNK = 900
+
+
+def _table(model: type[object]) -> Table:
+    table = getattr(model, "__table__")  # noqa: B009 - mapped classes are typed loosely
+    assert isinstance(table, Table)
+    return table
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -45,12 +51,12 @@ class RegistryRepository:
     ) -> None:
         conn = self._session.connection()
         if people:
-            conn.execute(insert(Person.__table__), people)
-            conn.execute(insert(PersonKey.__table__), person_keys)
+            conn.execute(insert(_table(Person)), people)
+            conn.execute(insert(_table(PersonKey)), person_keys)
         if documents:
-            conn.execute(insert(Document.__table__), documents)
+            conn.execute(insert(_table(Document)), documents)
         if guardian_links:
-            conn.execute(insert(GuardianLink.__table__), guardian_links)
+            conn.execute(insert(_table(GuardianLink)), guardian_links)
 
     # -- look-ups ---------------------------------------------------------------------------
     def document_by_indexes(self, indexes: Sequence[bytes]) -> Document | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +18,8 @@ from netid.db.engine import check_database
 from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
 from netid.web.errors import error_response, install_error_handlers
+from netid.web.responses import JSONBody
+from netid.web.schemas import ShortText
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -66,7 +67,7 @@ class _TooLarge(Exception):
 class DocumentCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    numbers: list[str] = Field(min_length=1, max_length=100)
+    numbers: list[ShortText] = Field(min_length=1, max_length=100)
     uscc: bool = False
 
 
@@ -79,7 +80,6 @@ def create_app(container: Container) -> FastAPI:
         title="netid",
         version="0.1.0",
         summary="National network identity authentication public service",
-        default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
 
@@ -89,7 +89,7 @@ def create_app(container: Container) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> JSONBody:
         """Readiness: the database answers and its schema is at the newest migration."""
         try:
             check_database(container.engine)
@@ -98,10 +98,10 @@ def create_app(container: Container) -> FastAPI:
             return error_response(503, "database_unavailable", "The database does not answer.")
         if not migrated:
             return error_response(503, "schema_outdated", "Run 'netid db upgrade'.")
-        return ORJSONResponse({"status": "ready"})
+        return JSONBody({"status": "ready"})
 
     @app.post("/v1/documents/check", tags=["documents"], response_model=DocumentCheckResponse)
-    async def documents_check(body: DocumentCheckRequest) -> ORJSONResponse:
+    async def documents_check(body: DocumentCheckRequest) -> JSONBody:
         """Check identity document numbers (or USCCs) against their format rules.
 
         Pure: nothing is looked up or stored, so nothing is recorded.
@@ -111,7 +111,7 @@ def create_app(container: Container) -> FastAPI:
             (check_uscc(n) if body.uscc else check_document_number(n, today=today)).to_json()
             for n in body.numbers
         ]
-        return ORJSONResponse({"results": results}, headers={"Cache-Control": "no-store"})
+        return JSONBody({"results": results}, headers={"Cache-Control": "no-store"})
 
     app.add_middleware(BodyLimit)
     return app

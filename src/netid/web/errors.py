@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,6 +21,7 @@ from netid.core.errors import (
     Unavailable,
 )
 from netid.crypto.errors import CryptoError
+from netid.web.responses import JSONBody
 
 STATUS_BY_ERROR: tuple[tuple[type[NetidError], int], ...] = (
     (InvalidInput, 400),
@@ -52,22 +52,20 @@ def status_for(error: NetidError) -> int:
     return 500
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> ORJSONResponse:
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONBody:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
-    return ORJSONResponse(
-        {"error": body}, status_code=status, headers={"Cache-Control": "no-store"}
-    )
+    return JSONBody({"error": body}, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NetidError)
-    async def _netid(_request: Request, exc: NetidError) -> ORJSONResponse:
+    async def _netid(_request: Request, exc: NetidError) -> JSONBody:
         return error_response(status_for(exc), exc.code, exc.message, exc.details or None)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONBody:
         # Say where and what kind, never echo the input (it may be personal data).
         problems = [
             {"location": [str(p) for p in err.get("loc", ())], "type": err.get("type")}
@@ -78,19 +76,19 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONBody:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
         return error_response(exc.status_code, code, message)
 
     @app.exception_handler(OperationalError)
-    async def _db_down(_request: Request, _exc: OperationalError) -> ORJSONResponse:
+    async def _db_down(_request: Request, _exc: OperationalError) -> JSONBody:
         return error_response(503, Unavailable.code, Unavailable.default_message)
 
     @app.exception_handler(DBAPIError)
-    async def _db_error(_request: Request, _exc: DBAPIError) -> ORJSONResponse:
+    async def _db_error(_request: Request, _exc: DBAPIError) -> JSONBody:
         return error_response(503, Unavailable.code, Unavailable.default_message)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, _exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_request: Request, _exc: Exception) -> JSONBody:
         return error_response(500, "internal_error", "The request could not be completed.")
