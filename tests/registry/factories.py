@@ -15,11 +15,13 @@ def person_record(
     rng: random.Random,
     *,
     name: str = "张伟",
-    birth: dt.date = dt.date(1985, 6, 1),
+    birth: dt.date | None = None,
     sex: str = "M",
     passport: bool = False,
     guardians: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    if birth is None:  # vary it: numbers differ in date and sequence, so they never repeat
+        birth = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(365 * 50))
     number = synth.resident_id(rng, birth_date=birth, sex=sex, region_code="110105")  # type: ignore[arg-type]
     documents = [
         {"number": number, "status": "valid", "issued_on": "2015-01-01", "expires_on": "2035-01-01"}

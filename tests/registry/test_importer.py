@@ -126,7 +126,7 @@ def test_killed_import_resumes_without_loss_or_half_written_people(
         "--batch-size",
         "100",
     ]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Kill once some batches have committed but before the end.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

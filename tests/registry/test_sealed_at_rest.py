@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from netid.registry.synthetic import write_population
-from sqlalchemy import text
 
 from netid.container import Container
+from netid.db import migrate
+from netid.db.engine import make_engine
 from tests.conftest import Backend
 from tests.registry.factories import TODAY
 from tests.registry.test_importer import import_file
@@ -42,19 +43,26 @@ def encodings(value: str) -> list[bytes]:
 def test_no_personal_value_appears_in_the_database_files(
     container: Container, db: Backend, tmp_path: Path
 ) -> None:
+    if db.name == "sqlite":
+        # A file of its own: the session's shared file holds other tests' pages, and a scan of
+        # it would be both slow and about someone else's data.
+        engine = make_engine(f"sqlite:///{tmp_path}/scan.sqlite3")
+        migrate.upgrade(engine)
+        container = Container(container.settings, engine=engine)
+        with container.transaction() as session:
+            container.keyring_service(session).initialise()
     path = tmp_path / "people.jsonl"
-    write_population(path, people=1000, seed=3, today=TODAY)
+    write_population(path, people=300, seed=3, today=TODAY)
     summary, _ = import_file(container, path)
-    assert summary["imported"] == 1000
+    assert summary["imported"] == 300
     with container.registry_unit() as registry:
         registry.show(
             json.loads(path.read_text(encoding="utf-8").splitlines()[0])["documents"][0]["number"],
             actor="operator:test",
         )
     if db.name == "sqlite":
-        with db.engine.connect() as conn:
-            database = Path(conn.execute(text("PRAGMA database_list")).fetchone()[2])  # type: ignore[index]
-        blobs = [p.read_bytes() for p in database.parent.glob(database.name + "*")]
+        blobs = [p.read_bytes() for p in tmp_path.glob("scan.sqlite3*")]
+        assert len(blobs) >= 2  # the database and its write-ahead log
     else:
         dump = subprocess.run(
             ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-n", db.schema or "", "test"],
@@ -65,6 +73,6 @@ def test_no_personal_value_appears_in_the_database_files(
         blobs = [dump.stdout]
         assert b"CREATE TABLE" in dump.stdout
     values = needles(path)
-    assert len(values) > 2000
+    assert len(values) > 600
     hits = [v for v in values for blob in blobs for form in encodings(v) if form in blob]
     assert hits == []

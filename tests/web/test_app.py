@@ -25,10 +25,11 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 def test_readiness_fails_cleanly_when_the_database_is_absent(tmp_path: object) -> None:
     settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
-    client = TestClient(create_app(Container(settings)))
-    response = client.get("/readyz")
+    container = Container(settings)
+    response = TestClient(create_app(container)).get("/readyz")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "database_unavailable"
+    container.engine.dispose()
 
 
 def test_readiness_reports_an_unmigrated_schema(db: Backend, tmp_path: object) -> None:
@@ -37,6 +38,7 @@ def test_readiness_reports_an_unmigrated_schema(db: Backend, tmp_path: object) -
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "schema_outdated"
+    engine.dispose()
 
 
 def test_openapi_documents_the_routes(client: TestClient) -> None:

@@ -95,7 +95,7 @@ __all__ = [
 ]
 
 MIDDLE_DOT: Final = "\u00b7"
-"""The separator in transliterated minority and foreign names (民委发〔2016〕33号; GB 18030 A1A4)."""
+"""The name-part separator of 民委发〔2016〕33号 (GB 18030 A1A4)."""
 
 MAX_NAME_LENGTH: Final = 100
 """Maximum name length in code points (民委发〔2016〕33号 requires at least 50)."""
