@@ -41,7 +41,9 @@ PG_URL = os.environ.get(
 )
 
 
-def child(backend: str, file: Path, workdir: Path, lookups: int, batch_size: int) -> dict[str, Any]:
+def child(
+    backend: str, file: Path, workdir: Path, lookups: int, batch_size: int, workers: int
+) -> dict[str, Any]:
     schema = None
     if backend == "sqlite":
         url = f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -65,8 +67,10 @@ def child(backend: str, file: Path, workdir: Path, lookups: int, batch_size: int
         unit_of_work=container.registry_unit,
         actor="operator:bench",
         today=today,
+        now=container.clock.now,
         report=report,
         batch_size=batch_size,
+        workers=workers,
     )
     elapsed = time.perf_counter() - started
     import_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -96,6 +100,7 @@ def child(backend: str, file: Path, workdir: Path, lookups: int, batch_size: int
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     return {
         "backend": backend,
+        "workers": workers,
         "people": summary.imported,
         "rejected": summary.rejected,
         "seconds": round(elapsed, 2),
@@ -114,13 +119,20 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", choices=["sqlite", "postgresql"])
     parser.add_argument("--file", type=Path)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--out", type=Path, default=RESULTS / "registry_import.json")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.file, args.workdir, args.lookups, args.batch_size)))
+        print(
+            json.dumps(
+                child(
+                    args.child, args.file, args.workdir, args.lookups, args.batch_size, args.workers
+                )
+            )
+        )
         return
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "people.jsonl"
@@ -146,6 +158,8 @@ def main() -> None:
                     str(args.lookups),
                     "--batch-size",
                     str(args.batch_size),
+                    "--workers",
+                    str(args.workers),
                 ],
                 capture_output=True,
                 text=True,

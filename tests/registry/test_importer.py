@@ -27,7 +27,7 @@ ACTOR = "operator:test"
 
 
 def import_file(
-    container: Container, path: Path, batch_size: int = 100
+    container: Container, path: Path, batch_size: int = 100, workers: int = 0
 ) -> tuple[dict[str, int], list[dict[str, object]]]:
     report = io.StringIO()
     summary = run_import(
@@ -35,8 +35,10 @@ def import_file(
         unit_of_work=container.registry_unit,
         actor=ACTOR,
         today=TODAY,
+        now=container.clock.now,
         report=report,
         batch_size=batch_size,
+        workers=workers,
     )
     rejections = [json.loads(line) for line in report.getvalue().splitlines()]
     return summary.to_json(), rejections
@@ -55,6 +57,24 @@ def test_generated_file_imports_completely_and_idempotently(
     assert again["imported"] == 0 and again["duplicates"] == 400
     with container.transaction() as session:
         assert container.registry(session).count() == 400
+
+
+def test_worker_processes_give_the_same_result_in_order(
+    container: Container, tmp_path: Path
+) -> None:
+    """Sealing in two spawned processes: same people, guardians still before wards, and the
+    rejected rows reported in line order."""
+    path = tmp_path / "people.jsonl"
+    write_population(path, people=1500, seed=21, today=TODAY)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("{broken\n")
+    summary, rejections = import_file(container, path, batch_size=200, workers=2)
+    assert summary["imported"] == 1500 and summary["read"] == 1501
+    assert [(r["line"], r["rule"]) for r in rejections] == [(1501, "json")]
+    with container.registry_unit() as registry:
+        exported = [p.to_record() for p in registry.unsafe_export_plaintext(actor=ACTOR)]
+    originals = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:-1]]
+    assert exported == originals
 
 
 def test_rejected_rows_are_reported_with_line_field_and_rule(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,10 @@ def container() -> Container:
     if _container is None:
         _container = Container(Settings())
     return _container
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
 
 
 def emit(obj: Any) -> None:
@@ -224,6 +229,9 @@ def registry_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
     report: Annotated[Path | None, typer.Option(help="Rejected rows (JSONL)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=0, max=64, help="Sealing processes (default: CPUs)")
+    ] = None,
 ) -> None:
     """Import people from CSV or JSON Lines; safe to re-run after an interruption."""
     from netid.registry.importer import run_import
@@ -240,8 +248,10 @@ def registry_import(
             unit_of_work=c.registry_unit,
             actor=c.operator_actor(),
             today=today_in_china(c.clock),
+            now=c.clock.now,
             report=report_file,
             batch_size=batch_size,
+            workers=default_workers() if workers is None else workers,
             progress=lambda n: bar.advance(task, n),
         )
     emit({**summary.to_json(), "report": str(report_path)})
@@ -338,7 +348,9 @@ def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int =
             unit_of_work=c.registry_unit,
             actor=c.operator_actor(),
             today=today,
+            now=c.clock.now,
             report=report,
+            workers=default_workers(),
             progress=lambda n: bar.advance(task, n),
         )
     demo_file.unlink()

@@ -33,6 +33,8 @@ def _is_space(ch: str) -> bool:
 
 def normalize_document_input(raw: str) -> str:
     """Canonicalise a typed or pasted document number; see the module docstring for the rules."""
+    if raw.isascii() and raw.isalnum():
+        return raw.upper()  # the common case (bulk import, API clients): nothing to remove
     out: list[str] = []
     for ch in raw:
         if _is_space(ch):

@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +22,16 @@ from typing import Any, TextIO
 
 import orjson
 
+from netid.core.ids import new_row_id
 from netid.registry.errors import ImportFileInvalid, RecordRejected
-from netid.registry.schemas import FIELDS, PersonData, parse_record
-from netid.registry.service import RegistryService, Rejection
+from netid.registry.schemas import FIELDS, parse_record
+from netid.registry.service import (
+    ImportKeys,
+    PreparedPerson,
+    RegistryService,
+    Rejection,
+    prepare_person,
+)
 
 MAX_LINE_BYTES = 64 * 1024
 DEFAULT_BATCH_SIZE = 2000
@@ -69,8 +79,17 @@ def _csv_row_to_record(row: dict[str, str | None]) -> dict[str, Any]:
     return record
 
 
-def read_records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, raw record or :class:`RecordRejected`) for every record of the file."""
+def _decode_json_line(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RecordRejected("record", "json", "The line is not valid JSON.") from None
+
+
+def read_records(path: Path, *, decode: bool = True) -> Iterator[tuple[int, Any]]:
+    """(line number, record or :class:`RecordRejected`) for every record of the file.
+
+    With ``decode=False`` JSON lines are yielded as bytes, for a worker to decode."""
     suffix = path.suffix.lower()
     try:
         handle = path.open("rb")
@@ -84,10 +103,13 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
                 if len(raw) > MAX_LINE_BYTES:
                     yield line_no, RecordRejected("record", "too_long", "The line is too long.")
                     continue
-                try:
-                    yield line_no, orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    yield line_no, RecordRejected("record", "json", "The line is not valid JSON.")
+                if decode:
+                    try:
+                        yield line_no, _decode_json_line(raw)
+                    except RecordRejected as exc:
+                        yield line_no, exc
+                else:
+                    yield line_no, raw  # decoded by the worker that prepares it
         elif suffix == ".csv":
             text = io.TextIOWrapper(handle, encoding="utf-8", errors="strict", newline="")
             try:
@@ -108,45 +130,99 @@ def write_rejection(report: TextIO, rejection: Rejection) -> None:
     report.write(orjson.dumps(rejection.__dict__).decode() + "\n")
 
 
+# (line number, raw record, person id). Person ids are drawn here, in file order, not in the
+# workers: ids are time-ordered, and export order (guardians before wards) follows them.
+Chunk = list[tuple[int, Any, str]]
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(keys: ImportKeys, today: dt.date) -> None:
+    _worker_state.update(keys=keys, today=today)
+
+
+def prepare_chunk(
+    chunk: Chunk, keys: ImportKeys, today: dt.date, now: dt.datetime
+) -> tuple[list[PreparedPerson], list[Rejection]]:
+    """Parse, check, seal and index a chunk of raw records (pure: no I/O)."""
+    prepared: list[PreparedPerson] = []
+    rejections: list[Rejection] = []
+    for line_no, raw, person_id in chunk:
+        try:
+            if isinstance(raw, RecordRejected):
+                raise raw
+            if isinstance(raw, bytes):
+                raw = _decode_json_line(raw)
+            person = parse_record(raw, today=today)
+            prepared.append(prepare_person(line_no, person, keys, now, person_id=person_id))
+        except RecordRejected as exc:
+            rejections.append(Rejection(line_no, exc.field, exc.rule, exc.message))
+    return prepared, rejections
+
+
+def _prepare_in_worker(
+    chunk: Chunk, now: dt.datetime
+) -> tuple[list[PreparedPerson], list[Rejection]]:
+    return prepare_chunk(chunk, _worker_state["keys"], _worker_state["today"], now)
+
+
 def run_import(
     path: Path,
     *,
     unit_of_work: UnitOfWork,
     actor: str,
     today: dt.date,
+    now: Callable[[], dt.datetime],
     report: TextIO,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
+    """Import ``path``. With ``workers`` > 1, parsing and sealing (the CPU-heavy part) run in
+    that many processes while this one reads the file and writes the batches, in order."""
     summary = ImportSummary()
+    with unit_of_work() as service:
+        keys = service.import_keys()
 
-    def flush(batch: list[tuple[int, PersonData]]) -> None:
+    def store(prepared: list[PreparedPerson], rejected: list[Rejection], size: int) -> None:
         with unit_of_work() as service:
-            outcome = service.import_batch(batch, actor=actor)
+            outcome = service.store_prepared(prepared, actor=actor)
         # Only after the commit: the report and the counts describe what is durable.
         summary.imported += outcome.imported
         summary.duplicates += outcome.duplicates
-        summary.rejected += len(outcome.rejections)
-        for rejection in outcome.rejections:
+        for rejection in sorted([*rejected, *outcome.rejections], key=lambda r: r.line):
+            summary.rejected += 1
             write_rejection(report, rejection)
         if progress:
-            progress(len(batch))
+            progress(size)
 
-    batch: list[tuple[int, PersonData]] = []
-    for line_no, raw in read_records(path):
-        summary.read += 1
-        try:
-            if isinstance(raw, RecordRejected):
-                raise raw
-            batch.append((line_no, parse_record(raw, today=today)))
-        except RecordRejected as exc:
-            summary.rejected += 1
-            write_rejection(report, Rejection(line_no, exc.field, exc.rule, exc.message))
-            if progress:
-                progress(1)
-        if len(batch) >= batch_size:
-            flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
+    def chunks() -> Iterator[Chunk]:
+        chunk: Chunk = []
+        for line_no, raw in read_records(path, decode=workers <= 1):
+            summary.read += 1
+            chunk.append((line_no, raw, new_row_id()))
+            if len(chunk) >= batch_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    if workers <= 1:
+        for chunk in chunks():
+            store(*prepare_chunk(chunk, keys, today, now()), len(chunk))
+        return summary
+
+    context = multiprocessing.get_context("spawn")  # no inherited connections or locks
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(keys, today)
+    ) as pool:
+        pending: deque[tuple[Future[tuple[list[PreparedPerson], list[Rejection]]], int]] = deque()
+        for chunk in chunks():
+            pending.append((pool.submit(_prepare_in_worker, chunk, now()), len(chunk)))
+            # Bounded read-ahead keeps memory flat however large the file.
+            while len(pending) > workers * 2:
+                future, size = pending.popleft()
+                store(*future.result(), size)
+        while pending:
+            future, size = pending.popleft()
+            store(*future.result(), size)
     return summary

@@ -81,6 +81,149 @@ class MaskedPerson:
         }
 
 
+@dataclass(frozen=True)
+class ImportKeys:
+    """The key material that preparing an import needs (and nothing else): it may be handed
+    to worker processes of the importer."""
+
+    data_key: SealKey
+    index_key_id: str
+    index_secrets: tuple[bytes, ...]  # every live blind-index key, the active one first
+
+    @classmethod
+    def from_keyring(cls, keyring: Keyring) -> ImportKeys:
+        index_keys = keyring.all_of(KeyPurpose.BLIND_INDEX)
+        return cls(
+            data_key=keyring.active_seal_key(KeyPurpose.DATA),
+            index_key_id=index_keys[0].key_id,
+            index_secrets=tuple(k.secret for k in index_keys),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPerson:
+    """One person sealed and indexed, ready to insert (rows as tuples in column order)."""
+
+    line: int
+    person_id: str
+    created_at: dt.datetime
+    doc_indexes: tuple[tuple[bytes, ...], ...]  # per document, under every live index key
+    guardian_indexes: tuple[tuple[bytes, ...], ...]
+    person_row: tuple[Any, ...]
+    key_row: tuple[Any, ...]
+    document_rows: tuple[tuple[Any, ...], ...]
+    link_rows: tuple[tuple[str, bytes], ...]  # (link id, sealed relation); guardian id later
+
+
+def wrap_person_key(data_key: SealKey, person_key: SealKey, person_id: str) -> bytes:
+    # The person key's id is bound in the row id so a wrapped key cannot be relabelled.
+    return seal(
+        data_key,
+        person_key.secret,
+        table="person_key",
+        column="wrapped",
+        row_id=f"{person_id}/{person_key.key_id}",
+    )
+
+
+def seal_document(person_key: SealKey, doc: DocumentData, doc_id: str) -> bytes:
+    payload = {
+        "number": doc.number,
+        "issued_on": doc.issued_on.isoformat() if doc.issued_on else None,
+        "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
+    }
+    return seal(person_key, orjson.dumps(payload), table="document", column="data", row_id=doc_id)
+
+
+def prepare_person(
+    line: int,
+    person: PersonData,
+    keys: ImportKeys,
+    now: dt.datetime,
+    *,
+    person_id: str | None = None,
+) -> PreparedPerson:
+    """Give the person new ids and a new person key, seal every field, compute the blind
+    indexes. Pure (no I/O), so the importer can run it in worker processes."""
+    person_id = person_id or new_row_id()
+    person_key = SealKey(new_key_id(), os.urandom(PERSON_KEY_LENGTH))
+
+    def sealed(column: str, value: bytes) -> bytes:
+        return seal(person_key, value, table="person", column=column, row_id=person_id)
+
+    def indexes(doc_type: DocumentType, number: str) -> tuple[bytes, ...]:
+        return tuple(document_index(secret, doc_type, number) for secret in keys.index_secrets)
+
+    doc_indexes = tuple(indexes(d.type, d.number) for d in person.documents)
+    document_rows = []
+    for doc, idx in zip(person.documents, doc_indexes, strict=True):
+        doc_id = new_row_id()
+        document_rows.append(
+            (
+                doc_id,
+                person_id,
+                doc.type.code,
+                idx[0],
+                keys.index_key_id,
+                seal_document(person_key, doc, doc_id),
+                doc.status,
+                now,
+                now,
+            )
+        )
+    link_rows = []
+    for guardian in person.guardians:
+        link_id = new_row_id()
+        relation = seal(
+            person_key,
+            guardian.relation.encode(),
+            table="guardian_link",
+            column="relation",
+            row_id=link_id,
+        )
+        link_rows.append((link_id, relation))
+    return PreparedPerson(
+        line=line,
+        person_id=person_id,
+        created_at=now,
+        doc_indexes=doc_indexes,
+        guardian_indexes=tuple(
+            indexes(g.document_type, g.document_number) for g in person.guardians
+        ),
+        person_row=(
+            person_id,
+            secrets.token_hex(16),
+            sealed("name", person.name.encode()),
+            sealed("attributes", orjson.dumps(person.attributes_json())),
+            sealed("phones", orjson.dumps(list(person.phones))),
+            now,
+            now,
+        ),
+        key_row=(
+            person_id,
+            person_key.key_id,
+            wrap_person_key(keys.data_key, person_key, person_id),
+            keys.data_key.key_id,
+        ),
+        document_rows=tuple(document_rows),
+        link_rows=tuple(link_rows),
+    )
+
+
+def _first_repeat(prepared: PreparedPerson, in_batch: dict[bytes, str]) -> Rejection | None:
+    seen: set[bytes] = set()
+    for d_no, idx in enumerate(prepared.doc_indexes):
+        if idx[0] in in_batch or idx[0] in seen:
+            return Rejection(
+                prepared.line,
+                f"documents[{d_no}].number",
+                "duplicate",
+                "This document number appears more than once in the file.",
+            )
+        seen.add(idx[0])
+    return None
+
+
 class RegistryService:
     def __init__(
         self,
@@ -104,53 +247,42 @@ class RegistryService:
         return [document_index(s, doc_type, normalized) for s in self._index_secrets()]
 
     # -- import -----------------------------------------------------------------------------
+    def import_keys(self) -> ImportKeys:
+        return ImportKeys.from_keyring(self._keyring)
+
     def import_batch(self, rows: Sequence[tuple[int, PersonData]], *, actor: str) -> BatchOutcome:
-        """Insert the rows not yet in the registry. Re-running the same rows inserts nothing."""
-        outcome = BatchOutcome()
-        active_index = self._keyring.active(KeyPurpose.BLIND_INDEX)
-        index_secrets = self._index_secrets()
-        data_key = self._keyring.active_seal_key(KeyPurpose.DATA)
+        """Seal and insert the rows not yet in the registry (re-running inserts nothing)."""
+        keys = self.import_keys()
         now = self._clock.now()
+        return self.store_prepared(
+            [prepare_person(line, p, keys, now) for line, p in rows], actor=actor
+        )
 
-        def all_indexes(doc_type: DocumentType, number: str) -> list[bytes]:
-            return [document_index(s, doc_type, number) for s in index_secrets]
-
-        planned = []
-        lookup: list[bytes] = []
-        for line, person in rows:
-            doc_idx = [all_indexes(d.type, d.number) for d in person.documents]
-            guardian_idx = [
-                all_indexes(g.document_type, g.document_number) for g in person.guardians
-            ]
-            planned.append((line, person, doc_idx, guardian_idx))
-            for idx in doc_idx + guardian_idx:
-                lookup.extend(idx)
+    def store_prepared(self, batch: Sequence[PreparedPerson], *, actor: str) -> BatchOutcome:
+        """Insert prepared people: skip those already present, resolve guardians, reject
+        repeats. One statement per table for the whole batch."""
+        outcome = BatchOutcome()
+        lookup = [i for p in batch for idx in (*p.doc_indexes, *p.guardian_indexes) for i in idx]
         existing = self._repo.person_ids_by_index(lookup)
-
         in_batch: dict[bytes, str] = {}
-        people: list[dict[str, Any]] = []
-        person_keys: list[dict[str, Any]] = []
-        documents: list[dict[str, Any]] = []
-        links: list[dict[str, Any]] = []
-        for line, person, doc_idx, guardian_idx in planned:
-            if any(i in existing for idx in doc_idx for i in idx):
+        people: list[tuple[Any, ...]] = []
+        keys: list[tuple[Any, ...]] = []
+        documents: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
+        for prepared in batch:
+            if any(i in existing for idx in prepared.doc_indexes for i in idx):
                 outcome.duplicates += 1
                 continue
-            rejection = self._first_repeat(line, doc_idx, in_batch)
+            rejection = _first_repeat(prepared, in_batch)
             guardian_ids: list[str] = []
             if rejection is None:
-                for g_no, idx in enumerate(guardian_idx):
+                for g_no, idx in enumerate(prepared.guardian_indexes):
                     found = next(
-                        (
-                            existing.get(i) or in_batch.get(i)
-                            for i in idx
-                            if existing.get(i) or in_batch.get(i)
-                        ),
-                        None,
+                        (pid for i in idx if (pid := existing.get(i) or in_batch.get(i))), None
                     )
                     if found is None:
                         rejection = Rejection(
-                            line,
+                            prepared.line,
                             f"guardians[{g_no}].document_number",
                             "guardian_unknown",
                             "The guardian is not in the registry (guardians must come first).",
@@ -160,83 +292,19 @@ class RegistryService:
             if rejection is not None:
                 outcome.rejections.append(rejection)
                 continue
-
-            person_id = new_row_id()
-            person_key = SealKey(new_key_id(), os.urandom(PERSON_KEY_LENGTH))
-            people.append(
-                {
-                    "id": person_id,
-                    "subject_id": secrets.token_hex(16),
-                    "name_sealed": seal(
-                        person_key,
-                        person.name.encode(),
-                        table="person",
-                        column="name",
-                        row_id=person_id,
-                    ),
-                    "attributes_sealed": seal(
-                        person_key,
-                        orjson.dumps(person.attributes_json()),
-                        table="person",
-                        column="attributes",
-                        row_id=person_id,
-                    ),
-                    "phones_sealed": seal(
-                        person_key,
-                        orjson.dumps(list(person.phones)),
-                        table="person",
-                        column="phones",
-                        row_id=person_id,
-                    ),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            person_keys.append(
-                {
-                    "person_id": person_id,
-                    "key_id": person_key.key_id,
-                    "wrapped": self._wrap_person_key(data_key, person_key, person_id),
-                    "data_key_id": data_key.key_id,
-                }
-            )
-            for doc, idx in zip(person.documents, doc_idx, strict=True):
-                doc_id = new_row_id()
-                in_batch[idx[0]] = person_id
-                documents.append(
-                    {
-                        "id": doc_id,
-                        "person_id": person_id,
-                        "type_code": doc.type.code,
-                        "number_index": idx[0],
-                        "index_key_id": active_index.key_id,
-                        "data_sealed": self._seal_document(person_key, doc, doc_id),
-                        "status": doc.status,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+            for idx in prepared.doc_indexes:
+                in_batch[idx[0]] = prepared.person_id
+            people.append(prepared.person_row)
+            keys.append(prepared.key_row)
+            documents.extend(prepared.document_rows)
+            links.extend(
+                (link_id, prepared.person_id, guardian_id, relation, prepared.created_at)
+                for (link_id, relation), guardian_id in zip(
+                    prepared.link_rows, guardian_ids, strict=True
                 )
-            for guardian, guardian_id in zip(person.guardians, guardian_ids, strict=True):
-                link_id = new_row_id()
-                links.append(
-                    {
-                        "id": link_id,
-                        "ward_id": person_id,
-                        "guardian_id": guardian_id,
-                        "relation_sealed": seal(
-                            person_key,
-                            guardian.relation.encode(),
-                            table="guardian_link",
-                            column="relation",
-                            row_id=link_id,
-                        ),
-                        "created_at": now,
-                    }
-                )
+            )
             outcome.imported += 1
-        self._repo.insert_many(
-            people=people, person_keys=person_keys, documents=documents, guardian_links=links
-        )
+        self._repo.insert_rows(people=people, person_keys=keys, documents=documents, links=links)
         self._recorder.record(
             actor=actor,
             action="registry.import",
@@ -248,44 +316,6 @@ class RegistryService:
             },
         )
         return outcome
-
-    @staticmethod
-    def _first_repeat(
-        line: int, doc_idx: list[list[bytes]], in_batch: dict[bytes, str]
-    ) -> Rejection | None:
-        seen: set[bytes] = set()
-        for d_no, idx in enumerate(doc_idx):
-            if idx[0] in in_batch or idx[0] in seen:
-                return Rejection(
-                    line,
-                    f"documents[{d_no}].number",
-                    "duplicate",
-                    "This document number appears more than once in the file.",
-                )
-            seen.add(idx[0])
-        return None
-
-    @staticmethod
-    def _wrap_person_key(data_key: SealKey, person_key: SealKey, person_id: str) -> bytes:
-        # The person key's id is bound in the row id so a wrapped key cannot be relabelled.
-        return seal(
-            data_key,
-            person_key.secret,
-            table="person_key",
-            column="wrapped",
-            row_id=f"{person_id}/{person_key.key_id}",
-        )
-
-    @staticmethod
-    def _seal_document(person_key: SealKey, doc: DocumentData, doc_id: str) -> bytes:
-        payload = {
-            "number": doc.number,
-            "issued_on": doc.issued_on.isoformat() if doc.issued_on else None,
-            "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
-        }
-        return seal(
-            person_key, orjson.dumps(payload), table="document", column="data", row_id=doc_id
-        )
 
     # -- opening ----------------------------------------------------------------------------
     def _person_key(self, row: PersonKey) -> SealKey:
@@ -477,7 +507,7 @@ class RegistryService:
             person_key = self._person_key(row)
             self._repo.update_person_key(
                 row.person_id,
-                self._wrap_person_key(active, person_key, row.person_id),
+                wrap_person_key(active, person_key, row.person_id),
                 active.key_id,
             )
         return len(rows)
