@@ -45,11 +45,9 @@ def test_demo_setup_then_serve(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "netid.sqlite3").exists()
 
     port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
-        [*netid, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [*netid, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -61,7 +59,7 @@ def test_demo_setup_then_serve(tmp_path: Path) -> None:
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "server did not start"
-            assert server.poll() is None, server.stderr.read() if server.stderr else b""
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
             time.sleep(0.1)
         assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
         assert httpx.get(f"{base}/docs").status_code == 200
@@ -74,3 +72,4 @@ def test_demo_setup_then_serve(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()

@@ -432,3 +432,14 @@ def test_every_nationality_has_names_and_cards() -> None:
             rng, nationality_alpha3=alpha3, birth_date=dt.date(1980, 1, 1), sex="F"
         )
         assert check_document_number(number, today=TODAY).nationality == alpha3
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_every_guardian_reference_names_an_earlier_person(seed: int) -> None:
+    """Regression: a parent drawn and then discarded (its document not valid) stayed in the
+    pool and was later named as another ward's guardian, though never written."""
+    seen: set[str] = set()
+    for person in generate_population(people=20_000, seed=seed, today=TODAY):
+        for link in person["guardians"]:
+            assert link["document_number"] in seen
+        seen.add(person["documents"][0]["number"])

@@ -258,10 +258,12 @@ def name_matching_key(name: str) -> str:
 
 
 def names_match(a: str, b: str) -> bool:
-    """True if the two names have the same matching key (constant-time comparison).
+    """True if the two names have the same matching key.
 
-    Defined for every ``str``: lone surrogates are encoded with ``surrogatepass`` rather than
-    raising, so comparing an unvalidated input never fails.
+    The keys are compared with :func:`hmac.compare_digest` on UTF-8, so the time taken does not
+    depend on where they differ (only their lengths may show). Defined for every ``str``: lone
+    surrogates are encoded with ``surrogatepass`` rather than raising, so comparing an
+    unvalidated input never fails.
     """
     ka = name_matching_key(a).encode("utf-8", "surrogatepass")
     kb = name_matching_key(b).encode("utf-8", "surrogatepass")

@@ -17,6 +17,7 @@ stays below 2**-32 (NIST SP 800-38D §8.3), which is why data keys rotate.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -66,13 +67,16 @@ def generate_seal_key(key_id: str | None = None) -> SealKey:
     return SealKey(key_id or new_key_id(), os.urandom(SM4_KEY_LENGTH))
 
 
+@functools.lru_cache(maxsize=256)
+def _aad_prefix(table: str, column: str) -> bytes:
+    return length_prefixed(_AAD_LABEL, table.encode("utf-8"), column.encode("utf-8"))
+
+
 def _aad(table: str, column: str, row_id: str, key_id: str) -> bytes:
-    return length_prefixed(
-        _AAD_LABEL,
-        table.encode("utf-8"),
-        column.encode("utf-8"),
-        row_id.encode("utf-8"),
-        key_id.encode("ascii"),
+    # = length_prefixed(label, table, column, row_id, key_id); the constant head is cached
+    # because sealing runs tens of thousands of times a second in a bulk import.
+    return _aad_prefix(table, column) + length_prefixed(
+        row_id.encode("utf-8"), key_id.encode("ascii")
     )
 
 

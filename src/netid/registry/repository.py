@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from netid.db.base import UtcDateTime
 from netid.registry.models import Document, FaceTemplate, GuardianLink, Person, PersonKey
 
 # Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -93,17 +94,33 @@ class RegistryRepository:
             table = _table(model)
             columns = BULK_COLUMNS[table.name]
             dialect = conn.dialect
-            processors = [table.c[name].type.bind_processor(dialect) for name in columns]
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
             sql = (
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - constant names
                 f"VALUES ({', '.join(mark for _ in columns)})"
             )
-            if any(processors):
-                rows = [
-                    tuple(p(v) if p else v for p, v in zip(processors, row, strict=True))
-                    for row in rows
-                ]
+            # Bytes and str go to the driver as they are; timestamps through their column
+            # type (UTC, the dialect's storage format), once per distinct value.
+            timestamp_columns = [
+                (i, table.c[name].type.bind_processor(dialect))
+                for i, name in enumerate(columns)
+                if isinstance(table.c[name].type, UtcDateTime)
+            ]
+            if timestamp_columns:
+                memo: dict[Any, Any] = {}
+
+                def bind(value: Any, process: Any) -> Any:
+                    if value not in memo:
+                        memo[value] = process(value) if process else value
+                    return memo[value]
+
+                converted = []
+                for row in rows:
+                    values = list(row)
+                    for i, process in timestamp_columns:
+                        values[i] = bind(values[i], process)
+                    converted.append(tuple(values))
+                rows = converted
             conn.exec_driver_sql(sql, list(rows))
 
     # -- look-ups ---------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -166,7 +165,7 @@ def normalize_phone(raw: str, field: str) -> str:
 
 
 def _document(value: Any, field: str, today: dt.date) -> DocumentData:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise RecordRejected(field, "type", f"{field} must be an object.")
     number = _str(value.get("number"), f"{field}.number")
     assert number is not None
@@ -189,7 +188,7 @@ def _document(value: Any, field: str, today: dt.date) -> DocumentData:
 
 def parse_record(record: Any, *, today: dt.date) -> PersonData:
     """Validate one import record; raises :class:`RecordRejected` naming field and rule."""
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict):
         raise RecordRejected("record", "type", "Each record must be a JSON object.")
     unknown = set(record) - set(FIELDS)
     if unknown:
@@ -235,7 +234,7 @@ def parse_record(record: Any, *, today: dt.date) -> PersonData:
     guardians = []
     for i, g in enumerate(_list(record.get("guardians"), "guardians", MAX_GUARDIANS)):
         field = f"guardians[{i}]"
-        if not isinstance(g, Mapping):
+        if not isinstance(g, dict):
             raise RecordRejected(field, "type", f"{field} must be an object.")
         number = _str(g.get("document_number"), f"{field}.document_number") or ""
         check = check_document_number(number, today=today)
