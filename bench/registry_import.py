@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netid.registry.synthetic import write_population
 from sqlalchemy import text
 
 from netid.config import Settings
@@ -34,6 +33,7 @@ from netid.core.clock import SystemClock, today_in_china
 from netid.crypto.sealing import generate_seal_key
 from netid.keys.master import format_master_key
 from netid.registry.importer import run_import
+from netid.registry.synthetic import write_population
 
 RESULTS = Path(__file__).parent / "results"
 PG_URL = os.environ.get(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netid.registry.synthetic import write_population
 from sqlalchemy import func, select
 
 from netid.config import Settings
@@ -19,6 +18,7 @@ from netid.container import Container
 from netid.registry.errors import ImportFileInvalid
 from netid.registry.importer import run_import
 from netid.registry.models import Document, Person, PersonKey
+from netid.registry.synthetic import write_population
 from tests.conftest import Backend
 from tests.registry.factories import TODAY
 

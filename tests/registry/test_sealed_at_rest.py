@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from netid.registry.synthetic import write_population
 
 from netid.container import Container
 from netid.db import migrate
 from netid.db.engine import make_engine
+from netid.registry.synthetic import write_population
 from tests.conftest import Backend
 from tests.registry.factories import TODAY
 from tests.registry.test_importer import import_file

@@ -47,6 +47,24 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _bind_timestamps(
+    rows: Sequence[tuple[Any, ...]], columns: list[tuple[int, Any]]
+) -> list[tuple[Any, ...]]:
+    """Run the timestamp columns through their bind processors, once per distinct value (a
+    batch shares one ``now``)."""
+    memo: dict[Any, Any] = {}
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i, process in columns:
+            value = values[i]
+            if value not in memo:
+                memo[value] = process(value) if process else value
+            values[i] = memo[value]
+        converted.append(tuple(values))
+    return converted
+
+
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -107,20 +125,7 @@ class RegistryRepository:
                 if isinstance(table.c[name].type, UtcDateTime)
             ]
             if timestamp_columns:
-                memo: dict[Any, Any] = {}
-
-                def bind(value: Any, process: Any) -> Any:
-                    if value not in memo:
-                        memo[value] = process(value) if process else value
-                    return memo[value]
-
-                converted = []
-                for row in rows:
-                    values = list(row)
-                    for i, process in timestamp_columns:
-                        values[i] = bind(values[i], process)
-                    converted.append(tuple(values))
-                rows = converted
+                rows = _bind_timestamps(rows, timestamp_columns)
             conn.exec_driver_sql(sql, list(rows))
 
     # -- look-ups ---------------------------------------------------------------------------
