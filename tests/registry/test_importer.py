@@ -122,6 +122,19 @@ def test_unreadable_files_are_refused(container: Container, tmp_path: Path) -> N
         import_file(container, latin1)
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.split(")")[-1].split()[0] != "Z"
+
+
 def test_killed_import_resumes_without_loss_or_half_written_people(
     container: Container, settings: Settings, db: Backend, tmp_path: Path
 ) -> None:
@@ -145,6 +158,8 @@ def test_killed_import_resumes_without_loss_or_half_written_people(
         str(path),
         "--batch-size",
         "100",
+        "--workers",
+        "2",
     ]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Kill once some batches have committed but before the end.
@@ -154,8 +169,14 @@ def test_killed_import_resumes_without_loss_or_half_written_people(
             if container.registry(session).count() >= 1000:
                 break
         time.sleep(0.02)
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # Its sealing workers (they hold key material) follow it within a second or so.
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]
     with container.transaction(write=False) as session:
         partial = container.registry(session).count()
         keys = session.scalar(select(func.count()).select_from(PersonKey))

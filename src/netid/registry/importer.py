@@ -12,6 +12,9 @@ import csv
 import datetime as dt
 import io
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -136,8 +139,17 @@ Chunk = list[tuple[int, Any, str]]
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(keys: ImportKeys, today: dt.date) -> None:
+def _init_worker(keys: ImportKeys, today: dt.date, parent_pid: int) -> None:
     _worker_state.update(keys=keys, today=today)
+    # If the importer is killed (kill -9, OOM), its workers must not live on holding key
+    # material: a pool worker blocked on its queue does not notice the parent's death.
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def prepare_chunk(
@@ -213,7 +225,10 @@ def run_import(
 
     context = multiprocessing.get_context("spawn")  # no inherited connections or locks
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(keys, today)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(keys, today, os.getpid()),
     ) as pool:
         pending: deque[tuple[Future[tuple[list[PreparedPerson], list[Rejection]]], int]] = deque()
         for chunk in chunks():
