@@ -354,6 +354,8 @@ def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int =
             progress=lambda n: bar.advance(task, n),
         )
     demo_file.unlink()
+    if not summary.rejected:
+        report_path.unlink()
     emit({"people": summary.imported, "loaded": summary.imported, "rejected": summary.rejected})
 
 

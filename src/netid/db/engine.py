@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -35,9 +36,8 @@ def make_engine(url: str, *, schema: str | None = None, pool: bool = True) -> En
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Only the service's user may list or open the data directory.
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # pysqlite's own transaction handling is switched off and BEGIN emitted by us, as
         # the SQLAlchemy docs recommend ("Serializable isolation / Savepoints / Transactional
         # DDL"), so that SAVEPOINT and transactional DDL work.
