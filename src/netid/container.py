@@ -10,6 +10,7 @@ import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,7 @@ from netid.core.errors import ConfigurationError
 from netid.crypto.sealing import SealKey
 from netid.db import migrate
 from netid.db.engine import make_engine
+from netid.keys.errors import MasterKeyMissing
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
 from netid.keys.service import Keyring, KeyringService
@@ -90,13 +92,41 @@ class Container:
         )
 
     def ensure_master_key(self) -> tuple[SealKey, bool]:
-        """The master key, creating the key file if there is none (``keys init``)."""
+        """The master key, creating the key file if there is none (``keys init``).
+
+        A new master key is made only while the keyring is empty: a missing file for an
+        existing keyring is a misconfiguration (a typo in the path), not a reason for a key
+        that would open nothing.
+        """
         if self.settings.master_key:
             return self.master_key(), False
         path = self.settings.resolved_master_key_file
         if path.exists():
             return self.master_key(), False
+        with self.transaction(write=False) as session:
+            if KeyRepository(session).all():
+                raise MasterKeyMissing()
+        self.check_master_key_location(path)
         return create_master_key_file(path), True
+
+    def check_master_key_location(self, path: Path) -> None:
+        if self.settings.profile == "production" and path.resolve().is_relative_to(
+            self.settings.data_dir.resolve()
+        ):
+            raise ConfigurationError("Production keeps the master key outside the data directory.")
+
+    def keyring_service_if_any(self, session: Session) -> KeyringService | None:
+        """The keyring service if the keyring holds keys (without needing the master key)."""
+        if not KeyRepository(session).all():
+            return None
+        return self.keyring_service(session)
+
+    def data_path(self, name: str) -> Path:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.settings.data_dir / name
+
+    def bind_address(self) -> tuple[str, int]:
+        return self.settings.host, self.settings.port
 
     def keyring_service(self, session: Session, master: SealKey | None = None) -> KeyringService:
         return KeyringService(

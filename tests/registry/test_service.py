@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import orjson
@@ -10,10 +11,12 @@ from netid.audit.models import AccessRecord
 from netid.container import Container
 from netid.crypto.errors import SealedValueInvalid, UnknownKey
 from netid.crypto.sealing import open_sealed
+from netid.documents import InvalidDocumentNumber
 from netid.keys.schemas import KeyPurpose
 from netid.registry.models import Document, Person, PersonKey
 from netid.registry.schemas import parse_record
-from netid.registry.service import RegistryService
+from netid.registry.errors import KeysChanged
+from netid.registry.service import RegistryService, prepare_person
 from tests.conftest import Backend
 from tests.registry.factories import TODAY, person_record
 
@@ -51,13 +54,15 @@ def test_import_then_show_masks_and_records_who_looked(container: Container) -> 
     assert number not in entry.canonical.decode()
 
 
-def test_show_unknown_or_invalid_number_is_recorded_as_not_found(container: Container) -> None:
+def test_show_unknown_number_is_recorded_and_invalid_one_refused(container: Container) -> None:
     with container.registry_unit() as registry:
         assert registry.show("11010519491231002X", actor=ACTOR) is None
-        assert registry.show("not a number", actor=ACTOR) is None
+    with pytest.raises(InvalidDocumentNumber) as info, container.registry_unit() as registry:
+        registry.show("110105194912310021", actor=ACTOR)
+    assert info.value.rule == "check_digit"
     with container.transaction() as session:
         outcomes = session.scalars(select(AccessRecord.outcome)).all()
-    assert outcomes == ["not_found", "not_found"]
+    assert outcomes == ["not_found"]  # an invalid number looks nothing up
 
 
 def test_lookup_accepts_the_number_as_people_type_it(container: Container) -> None:
@@ -200,7 +205,7 @@ def test_data_key_rotation_rewraps_and_old_key_can_then_retire(container: Contai
     done = []
     while True:  # resumable batches of 3: each is its own transaction
         with container.registry_unit() as registry:
-            n = registry.rewrap_person_keys(batch_size=3)
+            n = registry.rewrap_person_keys(batch_size=3, actor=ACTOR)
         if not n:
             break
         done.append(n)
@@ -224,13 +229,13 @@ def test_blind_index_rotation_keeps_lookups_working_during_rebuild(container: Co
         container.keyring_service(session).rotate(KeyPurpose.BLIND_INDEX)
     container.keyring(reload=True)
     with container.registry_unit() as registry:
-        assert registry.rebuild_blind_index(batch_size=2) == 2
+        assert registry.rebuild_blind_index(batch_size=2, actor=ACTOR) == 2
     with container.transaction() as session:  # half old index, half new: all found
         registry = container.registry(session)
         assert all(registry.find_person_id(n) for n in numbers)
     with container.registry_unit() as registry:
-        assert registry.rebuild_blind_index(batch_size=2) == 2
-        assert registry.rebuild_blind_index(batch_size=2) == 0
+        assert registry.rebuild_blind_index(batch_size=2, actor=ACTOR) == 2
+        assert registry.rebuild_blind_index(batch_size=2, actor=ACTOR) == 0
     with container.transaction() as session:
         new_key = container.keyring().active(KeyPurpose.BLIND_INDEX).key_id
         assert set(session.scalars(select(Document.index_key_id)).all()) == {new_key}
@@ -244,18 +249,20 @@ def test_face_templates_use_their_own_key(container: Container, db: Backend) -> 
     with container.registry_unit() as registry:
         person_id = registry.find_person_id(record["documents"][0]["number"])  # type: ignore[index]
         assert person_id is not None
-        registry.store_face_template(person_id, model="dlib-resnet-v1", template=template)
+        registry.store_face_template(
+            person_id, model="dlib-resnet-v1", template=template, actor=ACTOR
+        )
     keyring = container.keyring()
     face_key = keyring.active(KeyPurpose.FACE).key_id
     assert face_key != keyring.active(KeyPurpose.DATA).key_id
     with container.registry_unit() as registry:
-        assert registry.load_face_template(person_id) == template
+        assert registry.load_face_template(person_id, actor=ACTOR, purpose="face-check") == template
     with container.transaction() as session:
         container.keyring_service(session).rotate(KeyPurpose.FACE)
     container.keyring(reload=True)
     with container.registry_unit() as registry:
-        assert registry.reseal_face_templates(batch_size=10) == 1
-        assert registry.load_face_template(person_id) == template
+        assert registry.reseal_face_templates(batch_size=10, actor=ACTOR) == 1
+        assert registry.load_face_template(person_id, actor=ACTOR, purpose="face-check") == template
         assert registry.references_to_key(face_key) == 0
 
 
@@ -271,3 +278,109 @@ def test_documents_of_unknown_key_raise_unknown_key(container: Container, db: Ba
 def test_registry_service_is_built_by_the_container(container: Container) -> None:
     with container.registry_unit() as registry:
         assert isinstance(registry, RegistryService)
+
+
+def test_face_template_reads_and_writes_are_recorded(container: Container) -> None:
+    rng = random.Random(13)
+    record = person_record(rng)
+    load(container, [record])
+    with container.registry_unit() as registry:
+        person_id = registry.find_person_id(record["documents"][0]["number"])  # type: ignore[index]
+        assert person_id is not None
+        registry.store_face_template(person_id, model="m", template=b"t" * 512, actor=ACTOR)
+        registry.load_face_template(person_id, actor=ACTOR, purpose="face-check")
+    with container.transaction() as session:
+        rows = session.scalars(
+            select(AccessRecord).where(AccessRecord.action.like("registry.face_template.%"))
+        ).all()
+    assert [(r.action, r.purpose) for r in rows] == [
+        ("registry.face_template.store", None),
+        ("registry.face_template.load", "face-check"),
+    ]
+    assert all(r.subject_ref_sealed for r in rows)
+
+
+def test_shredded_guardian_leaves_rotation_export_and_reimport_working(
+    container: Container,
+) -> None:
+    rng = random.Random(14)
+    mother = person_record(rng, name="钱红", sex="F")
+    mother_number = mother["documents"][0]["number"]  # type: ignore[index]
+    child = person_record(
+        rng,
+        name="钱小",
+        birth=TODAY.replace(year=2019),
+        guardians=[{"document_number": mother_number, "relation": "mother"}],
+    )
+    load(container, [mother, child])
+    with container.registry_unit() as registry:
+        mother_id = registry.find_person_id(mother_number)
+        assert mother_id is not None
+        registry.unsafe_crypto_shred(mother_id, actor=ACTOR)
+        # The blind index no longer confirms the number was ever registered.
+        assert registry.find_person_id(mother_number) is None
+    with container.transaction() as session:
+        container.keyring_service(session).rotate(KeyPurpose.BLIND_INDEX)
+    container.keyring(reload=True)
+    with container.registry_unit() as registry:
+        assert registry.rebuild_blind_index(batch_size=10, actor=ACTOR) == 1
+    with container.registry_unit() as registry:
+        [exported] = [p.to_record() for p in registry.unsafe_export_plaintext(actor=ACTOR)]
+    assert exported["name"] == "钱小" and exported["guardians"] == []
+    rows = [(1, parse_record(mother, today=TODAY))]
+    with container.registry_unit() as registry:
+        assert registry.import_batch(rows, actor=ACTOR).imported == 1
+
+
+def test_a_guardian_named_twice_is_rejected_not_a_crash(container: Container) -> None:
+    rng = random.Random(15)
+    father = person_record(rng, name="孙强", passport=True)
+    numbers = [d["number"] for d in father["documents"]]  # type: ignore[union-attr]
+    child = person_record(
+        rng,
+        birth=TODAY.replace(year=2020),
+        guardians=[
+            {"document_number": numbers[0], "relation": "father"},
+            {"document_number": numbers[1], "relation": "guardian"},  # same man, other document
+        ],
+    )
+    rows = [(1, parse_record(father, today=TODAY)), (2, parse_record(child, today=TODAY))]
+    with container.registry_unit() as registry:
+        outcome = registry.import_batch(rows, actor=ACTOR)
+    assert outcome.imported == 1
+    assert [(r.line, r.field, r.rule) for r in outcome.rejections] == [
+        (2, "guardians[1].document_number", "duplicate")
+    ]
+
+
+def test_documents_held_by_someone_else_are_a_conflict_not_a_duplicate(
+    container: Container,
+) -> None:
+    rng = random.Random(16)
+    first = person_record(rng, name="周一")
+    load(container, [first])
+    second = person_record(rng, name="周二", passport=True)
+    second["documents"][1] = first["documents"][0]  # type: ignore[index]
+    second["birth_date"] = first["birth_date"]
+    second["documents"][0] = person_record(  # type: ignore[index]
+        rng, birth=dt.date.fromisoformat(str(first["birth_date"]))
+    )["documents"][0]  # type: ignore[index]
+    rows = [(1, parse_record(second, today=TODAY)), (2, parse_record(first, today=TODAY))]
+    with container.registry_unit() as registry:
+        outcome = registry.import_batch(rows, actor=ACTOR)
+    assert (outcome.imported, outcome.duplicates) == (0, 1)
+    assert [(r.line, r.rule) for r in outcome.rejections] == [(1, "conflict")]
+
+
+def test_a_rotation_between_prepare_and_store_writes_nothing(container: Container) -> None:
+    rng = random.Random(18)
+    rows = [(1, parse_record(person_record(rng), today=TODAY))]
+    with container.registry_unit() as registry:
+        keys = registry.import_keys()
+        prepared = [prepare_person(line, p, keys, container.clock.now()) for line, p in rows]
+    with container.transaction() as session:
+        container.keyring_service(session).rotate(KeyPurpose.DATA)
+    with pytest.raises(KeysChanged), container.registry_unit() as registry:
+        registry.store_prepared(prepared, actor=ACTOR, keys=keys)
+    with container.transaction() as session:
+        assert container.registry(session).count() == 0

@@ -59,7 +59,8 @@ class AccessRecorder:
             "outcome": outcome,
             "purpose": purpose,
             "subject_ref": sealed_ref.hex() if sealed_ref else None,
-            **(details or {}),
+            # Nested, so a detail can never overwrite one of the fields above.
+            "details": details or {},
         }
         row = AccessRecord(
             id=record_id,

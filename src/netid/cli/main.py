@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import today_in_china
 from netid.core.errors import NetidError, Unavailable
+from netid.registry.importer import ImportSummary
 
 app = typer.Typer(
     help="netid: national network identity authentication public service.",
@@ -45,6 +47,7 @@ def container() -> Container:
     global _container
     if _container is None:
         _container = Container(Settings())
+        _container.check_profile()
     return _container
 
 
@@ -80,10 +83,12 @@ def db_upgrade() -> None:
 def keys_init() -> None:
     """Create the master key (file, mode 0600) if needed, and every platform key."""
     c = container()
+    c.migrate()  # the keyring lives in the database
     master, created = c.ensure_master_key()
     with c.transaction() as session:
         service = c.keyring_service(session, master)
         keys = service.initialise()
+        c.recorder(session).record(actor=c.operator_actor(), action="keys.init", outcome="ok")
     emit(
         {
             "master_key_created": created,
@@ -145,7 +150,9 @@ def _finish_rotation(c: Container, batch_size: int) -> dict[str, int]:
     def batch(method: str) -> Callable[[], int]:
         def run() -> int:
             with c.registry_unit() as registry:
-                result: int = getattr(registry, method)(batch_size=batch_size)
+                result: int = getattr(registry, method)(
+                    batch_size=batch_size, actor=c.operator_actor()
+                )
                 return result
 
         return run
@@ -176,6 +183,12 @@ def keys_rotate(
     c = container()
     with c.transaction() as session:
         info = c.keyring_service(session).rotate(key_purpose)
+        c.recorder(session).record(
+            actor=c.operator_actor(),
+            action="keys.rotate",
+            outcome="ok",
+            details={"purpose": key_purpose.value, "key_id": info.key_id},
+        )
     emit(
         {"rotated": key_purpose.value, "new_key_id": info.key_id, **_finish_rotation(c, batch_size)}
     )
@@ -194,6 +207,12 @@ def keys_retire(key_id: str) -> None:
     with c.transaction() as session:
         references = c.registry(session).references_to_key(key_id)
         info = c.keyring_service(session).retire(key_id, references=references)
+        c.recorder(session).record(
+            actor=c.operator_actor(),
+            action="keys.retire",
+            outcome="ok",
+            details={"key_id": info.key_id},
+        )
     emit({"retired": info.key_id})
 
 
@@ -201,15 +220,44 @@ def keys_retire(key_id: str) -> None:
 def keys_rotate_master(
     new_key_file: Annotated[Path, typer.Option(help="Where to write the new master key")],
 ) -> None:
-    """Re-wrap every key under a new master key (written to NEW_KEY_FILE, mode 0600)."""
-    from netid.keys.master import create_master_key_file
+    """Re-wrap every key under a new master key, written to NEW_KEY_FILE (mode 0600).
+
+    The file appears only once the database has committed the re-wrap; then point
+    NETID_MASTER_KEY_FILE at it (the old key no longer opens anything).
+    """
+    from netid.keys.master import create_master_key_file, read_master_key_file
 
     c = container()
+    c.check_master_key_location(new_key_file)
     old = c.master_key()
-    new = create_master_key_file(new_key_file)
-    with c.transaction() as session:
-        count = c.keyring_service(session, old).rewrap_under(new)
-    emit({"rewrapped": count, "new_master_key_id": new.key_id, "new_key_file": str(new_key_file)})
+    if new_key_file.exists():
+        # A re-run after success: the file holds the key the keyring is wrapped under.
+        new = read_master_key_file(new_key_file)
+        with c.transaction(write=False) as session:
+            c.keyring_service(session, new).load()
+        emit({"rewrapped": 0, "new_master_key_id": new.key_id, "set": _key_file_hint(new_key_file)})
+        return
+    pending = new_key_file.with_name(new_key_file.name + ".pending")
+    pending.unlink(missing_ok=True)
+    new = create_master_key_file(pending)
+    try:
+        with c.transaction() as session:
+            count = c.keyring_service(session, old).rewrap_under(new)
+            c.recorder(session).record(
+                actor=c.operator_actor(),
+                action="keys.rotate_master",
+                outcome="ok",
+                details={"new_master_key_id": new.key_id},
+            )
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    pending.rename(new_key_file)
+    emit({"rewrapped": count, "new_master_key_id": new.key_id, "set": _key_file_hint(new_key_file)})
+
+
+def _key_file_hint(path: Path) -> str:
+    return f"NETID_MASTER_KEY_FILE={path.resolve()}"
 
 
 @keys_app.command("export-public")
@@ -234,15 +282,33 @@ def registry_import(
     ] = None,
 ) -> None:
     """Import people from CSV or JSON Lines; safe to re-run after an interruption."""
-    from netid.registry.importer import run_import
-
     c = container()
     report_path = report or file.with_name(file.name + ".rejected.jsonl")
+    summary = _import_with_progress(
+        c, file, report_path, batch_size=batch_size, workers=workers, description="Importing"
+    )
+    emit({**summary.to_json(), "report": str(report_path)})
+    if summary.rejected:
+        raise typer.Exit(code=1)
+
+
+def _import_with_progress(
+    c: Container,
+    file: Path,
+    report_path: Path,
+    *,
+    description: str,
+    batch_size: int = 2000,
+    workers: int | None = None,
+) -> ImportSummary:
+    """Run an import with a progress bar; the report of rejected rows is kept only if any."""
+    from netid.registry.importer import run_import
+
     with (
         report_path.open("w", encoding="utf-8") as report_file,
-        progress_bar("Importing", None) as bar,
+        progress_bar(description, None) as bar,
     ):
-        task = bar.add_task("Importing", total=None)
+        task = bar.add_task(description, total=None)
         summary = run_import(
             file,
             unit_of_work=c.registry_unit,
@@ -254,9 +320,9 @@ def registry_import(
             workers=default_workers() if workers is None else workers,
             progress=lambda n: bar.advance(task, n),
         )
-    emit({**summary.to_json(), "report": str(report_path)})
-    if summary.rejected:
-        raise typer.Exit(code=1)
+    if not summary.rejected:
+        report_path.unlink()
+    return summary
 
 
 @registry_app.command("generate")
@@ -283,12 +349,20 @@ def registry_generate(
 
 @registry_app.command("show")
 def registry_show(
-    document: Annotated[str, typer.Option(help="Document number")],
-    purpose: Annotated[str | None, typer.Option()] = None,
+    document: Annotated[
+        str, typer.Option(help="Document number, or '-' to read it from standard input")
+    ],
+    purpose: Annotated[
+        str | None, typer.Option(help="Why you look (a short code such as 'complaint-1234')")
+    ] = None,
 ) -> None:
-    """Print a masked record; the look-up is recorded with who looked."""
+    """Print a masked record; the look-up is recorded with who looked and why."""
     from netid.registry.errors import PersonNotFound
 
+    if document == "-":  # keeps the number out of `ps` and shell history
+        document = sys.stdin.readline().strip()
+    if purpose is not None and not _PURPOSE.match(purpose):
+        raise typer.BadParameter("use 1-64 characters of a-z, 0-9, '.', '_' or '-'")
     c = container()
     with c.registry_unit() as registry:
         person = registry.show(document, actor=c.operator_actor(), purpose=purpose)
@@ -297,16 +371,27 @@ def registry_show(
     emit(person.to_json())
 
 
+# A purpose is stored in clear in the access record: a code, never free text that could carry
+# personal data.
+_PURPOSE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
 @registry_app.command("export")
 def registry_export(out: Annotated[Path, typer.Option(dir_okay=False)]) -> None:
     """Write every person in plaintext (JSON Lines). Recorded; handle the file as secret."""
     c = container()
     count = 0
-    with c.registry_unit() as registry, out.open("wb") as handle:
-        for person in registry.unsafe_export_plaintext(actor=c.operator_actor()):
-            handle.write(orjson.dumps(person.to_record()) + b"\n")
-            count += 1
-    out.chmod(0o600)
+    # Created private (0600) and exclusively, removed again if the export does not complete:
+    # no half-written plaintext left readable by others.
+    handle = os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+    try:
+        with c.registry_unit() as registry, handle:
+            for person in registry.unsafe_export_plaintext(actor=c.operator_actor()):
+                handle.write(orjson.dumps(person.to_record()) + b"\n")
+                count += 1
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     emit({"people": count, "out": str(out)})
 
 
@@ -321,42 +406,39 @@ def registry_count() -> None:
 # -- demo and serve ---------------------------------------------------------------------------
 @demo_app.command("setup")
 def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int = 2025) -> None:
-    """Migrate, create keys if missing, and load a synthetic population if the registry is empty."""
-    from netid.registry.importer import run_import
+    """Migrate, create keys if missing, and load a synthetic population if the registry is
+    empty (or finish loading it, if an earlier run was interrupted)."""
     from netid.registry.synthetic import write_population
 
     c = container()
     c.migrate()
-    master, _ = c.ensure_master_key()
     with c.transaction() as session:
-        service = c.keyring_service(session, master)
-        if not service.is_initialised():
-            service.initialise()
+        initialised = c.keyring_service_if_any(session) is not None
+    if not initialised:
+        master, _ = c.ensure_master_key()
+        with c.transaction() as session:
+            c.keyring_service(session, master).initialise()
     with c.transaction(write=False) as session:
         present = c.registry(session).count()
-    if present or not people:
+    loading = c.data_path("demo-population.loading")
+    if (present and not loading.exists()) or not people:
         emit({"people": present, "loaded": 0})
         return
-    demo_file = c.settings.data_dir / "demo-population.jsonl"
-    today = today_in_china(c.clock)
-    write_population(demo_file, people=people, seed=seed, today=today)
-    report_path = c.settings.data_dir / "demo-population.rejected.jsonl"
-    with report_path.open("w", encoding="utf-8") as report, progress_bar("Loading", people) as bar:
-        task = bar.add_task("Loading demo population", total=people)
-        summary = run_import(
-            demo_file,
-            unit_of_work=c.registry_unit,
-            actor=c.operator_actor(),
-            today=today,
-            now=c.clock.now,
-            report=report,
-            workers=default_workers(),
-            progress=lambda n: bar.advance(task, n),
-        )
+    loading.touch()
+    demo_file = c.data_path("demo-population.jsonl")
+    write_population(demo_file, people=people, seed=seed, today=today_in_china(c.clock))
+    summary = _import_with_progress(
+        c, demo_file, c.data_path("demo-population.rejected.jsonl"), description="Loading demo"
+    )
     demo_file.unlink()
-    if not summary.rejected:
-        report_path.unlink()
-    emit({"people": summary.imported, "loaded": summary.imported, "rejected": summary.rejected})
+    loading.unlink()
+    emit(
+        {
+            "people": present + summary.imported,
+            "loaded": summary.imported,
+            "rejected": summary.rejected,
+        }
+    )
 
 
 @app.command("serve")
@@ -376,8 +458,8 @@ def serve(
     c.keyring()  # fail at start, not at the first request, if keys are missing
     uvicorn.run(
         "netid.web.main:app",
-        host=host or c.settings.host,
-        port=port or c.settings.port,
+        host=host or c.bind_address()[0],
+        port=port or c.bind_address()[1],
         workers=workers,
         log_level="info",
         access_log=False,  # access logs would carry paths; our audit log is the record

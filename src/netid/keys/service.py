@@ -84,7 +84,7 @@ class Keyring:
     def all_of(self, purpose: KeyPurpose) -> list[LoadedKey]:
         """Active key first, then the retiring ones (still valid for reading)."""
         keys = [k for k in self._by_id.values() if k.purpose == purpose]
-        return sorted(keys, key=lambda k: k.state != KeyState.ACTIVE)
+        return sorted(keys, key=lambda k: (k.state != KeyState.ACTIVE, k.key_id))
 
     def seal_key(self, key_id: str) -> SealKey:
         key = self.get(key_id)
@@ -167,7 +167,8 @@ class KeyringService:
         return count
 
     def public_keys(self) -> list[LoadedKey]:
-        """Public halves of the signing keys (secret field empty)."""
+        """Public halves of the signing keys, retired ones included: receipts and checkpoints
+        they signed must stay verifiable offline (secret field empty)."""
         return [
             LoadedKey(
                 key_id=r.key_id,
@@ -178,7 +179,7 @@ class KeyringService:
                 public=r.public,
             )
             for r in self._repo.all()
-            if r.public is not None and r.state != KeyState.RETIRED
+            if r.public is not None
         ]
 
     def _create(self, purpose: KeyPurpose) -> KeyInfo:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netid.core.errors import InvalidInput, NotFound
+from netid.core.errors import Conflict, InvalidInput, NotFound
 
 
 class PersonNotFound(NotFound):
@@ -24,3 +24,10 @@ class RecordRejected(InvalidInput):
 class ImportFileInvalid(InvalidInput):
     code = "import_file_invalid"
     default_message = "The import file cannot be read (use .csv or .jsonl, UTF-8)."
+
+
+class KeysChanged(Conflict):
+    code = "keys_changed"
+    default_message = (
+        "The keys changed while this ran (a rotation); run it again: it resumes where it stopped."
+    )

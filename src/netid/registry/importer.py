@@ -114,7 +114,8 @@ def read_records(path: Path, *, decode: bool = True) -> Iterator[tuple[int, Any]
                 else:
                     yield line_no, raw  # decoded by the worker that prepares it
         elif suffix == ".csv":
-            text = io.TextIOWrapper(handle, encoding="utf-8", errors="strict", newline="")
+            # utf-8-sig: spreadsheet programs put a byte-order mark in front of UTF-8 CSV.
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
             try:
                 reader = csv.DictReader(text)
                 if reader.fieldnames is None or set(reader.fieldnames) != set(FIELDS):
@@ -197,7 +198,7 @@ def run_import(
 
     def store(prepared: list[PreparedPerson], rejected: list[Rejection], size: int) -> None:
         with unit_of_work() as service:
-            outcome = service.store_prepared(prepared, actor=actor)
+            outcome = service.store_prepared(prepared, actor=actor, keys=keys)
         # Only after the commit: the report and the counts describe what is durable.
         summary.imported += outcome.imported
         summary.duplicates += outcome.duplicates

@@ -9,6 +9,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from netid.db.base import UtcDateTime
+from netid.keys.models import KeyRecord
 from netid.registry.models import Document, FaceTemplate, GuardianLink, Person, PersonKey
 
 # Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -128,6 +129,21 @@ class RegistryRepository:
                 rows = _bind_timestamps(rows, timestamp_columns)
             conn.exec_driver_sql(sql, list(rows))
 
+    def current_key_ids(
+        self, data_purpose: str, index_purpose: str
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """(active data key id, live blind-index key ids active first) as the database has
+        them now — not as some process cached them."""
+        rows = self._session.execute(
+            select(KeyRecord.key_id, KeyRecord.purpose, KeyRecord.state).where(
+                KeyRecord.purpose.in_((data_purpose, index_purpose)),
+                KeyRecord.state != "retired",
+            )
+        ).all()
+        data = next((k for k, p, st in rows if p == data_purpose and st == "active"), None)
+        index = sorted((st != "active", k) for k, p, st in rows if p == index_purpose)
+        return data, tuple(k for _, k in index)
+
     # -- look-ups ---------------------------------------------------------------------------
     def document_by_indexes(self, indexes: Sequence[bytes]) -> Document | None:
         return self._session.scalars(
@@ -229,8 +245,16 @@ class RegistryRepository:
             .values(wrapped=wrapped, data_key_id=data_key_id)
         )
 
-    def delete_person_key(self, person_id: str) -> None:
-        self._session.execute(delete(PersonKey).where(PersonKey.person_id == person_id))
+    def unsafe_delete_person_data(self, person_id: str) -> None:
+        session = self._session
+        session.execute(
+            delete(GuardianLink).where(
+                (GuardianLink.ward_id == person_id) | (GuardianLink.guardian_id == person_id)
+            )
+        )
+        session.execute(delete(Document).where(Document.person_id == person_id))
+        session.execute(delete(FaceTemplate).where(FaceTemplate.person_id == person_id))
+        session.execute(delete(PersonKey).where(PersonKey.person_id == person_id))
 
     def face_template(self, person_id: str) -> FaceTemplate | None:
         return self._session.get(FaceTemplate, person_id)

@@ -38,6 +38,7 @@ MAX_GUARDIANS = 4
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _REGION = re.compile(r"^\d{6}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ALPHA3 = frozenset(c.alpha_3 for c in pycountry.countries)
 FIELDS = (
     "name",
@@ -125,8 +126,10 @@ def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
         return None
     if not isinstance(value, str):
         raise RecordRejected(field, "type", f"{field} must be a date string YYYY-MM-DD.")
+    if not _ISO_DATE.match(value):  # fromisoformat also takes "2020-W01-1" and "20200101"
+        return _bad_date(field)
     try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(field)
+        return dt.date.fromisoformat(value)
     except ValueError:
         return _bad_date(field)
 
@@ -164,7 +167,7 @@ def normalize_phone(raw: str, field: str) -> str:
     return compact
 
 
-def _document(value: Any, field: str, today: dt.date) -> DocumentData:
+def _document(value: Any, field: str, today: dt.date, birth: dt.date, sex: str) -> DocumentData:
     if not isinstance(value, dict):
         raise RecordRejected(field, "type", f"{field} must be an object.")
     number = _str(value.get("number"), f"{field}.number")
@@ -175,6 +178,16 @@ def _document(value: Any, field: str, today: dt.date) -> DocumentData:
             f"{field}.number",
             check.rule or "invalid",
             check.message or "The document number is not valid.",
+        )
+    # Numbers that encode a birth date and sex (GB 11643 §5 and the permits built on it) must
+    # agree with the record: a mismatch is a wrong number or a wrong person, never ours to pick.
+    if (check.birth_date is not None and check.birth_date != birth) or (
+        check.sex is not None and check.sex != sex
+    ):
+        raise RecordRejected(
+            f"{field}.number",
+            "inconsistent",
+            "The birth date or sex encoded in the number differs from the record's.",
         )
     status = _str(value.get("status"), f"{field}.status", required=False) or "valid"
     if status not in DOCUMENT_STATUSES:
@@ -230,8 +243,10 @@ def parse_record(record: Any, *, today: dt.date) -> PersonData:
     raw_docs = _list(record.get("documents"), "documents", MAX_DOCUMENTS)
     if not raw_docs:
         raise RecordRejected("documents", "required", "A person needs at least one document.")
-    documents = tuple(_document(d, f"documents[{i}]", today) for i, d in enumerate(raw_docs))
-    guardians = []
+    documents = tuple(
+        _document(d, f"documents[{i}]", today, birth, sex) for i, d in enumerate(raw_docs)
+    )
+    guardians: list[GuardianRef] = []
     for i, g in enumerate(_list(record.get("guardians"), "guardians", MAX_GUARDIANS)):
         field = f"guardians[{i}]"
         if not isinstance(g, dict):
@@ -241,6 +256,10 @@ def parse_record(record: Any, *, today: dt.date) -> PersonData:
         if not check.valid or check.type is None or check.normalized is None:
             raise RecordRejected(
                 f"{field}.document_number", check.rule or "invalid", "Not a valid number."
+            )
+        if any(g_ref.document_number == check.normalized for g_ref in guardians):
+            raise RecordRejected(
+                f"{field}.document_number", "duplicate", "The same guardian is named twice."
             )
         relation = g.get("relation")
         if relation not in RELATIONS:

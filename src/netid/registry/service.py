@@ -17,14 +17,15 @@ from typing import Any
 import orjson
 
 from netid.audit.service import AccessRecorder
-from netid.core.clock import Clock
+from netid.core.clock import Clock, today_in_china
 from netid.core.ids import new_row_id
 from netid.core.masking import mask_document_number, mask_name, mask_phone
 from netid.crypto.sealing import SealKey, new_key_id, open_sealed, seal
 from netid.crypto.sm3 import hmac_sm3
-from netid.documents import DocumentType, check_document_number
+from netid.documents import DocumentType, parse_document_number
 from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring
+from netid.registry.errors import KeysChanged
 from netid.registry.models import Document, FaceTemplate, Person, PersonKey
 from netid.registry.repository import RegistryRepository
 from netid.registry.schemas import DocumentData, GuardianRef, PersonData
@@ -87,15 +88,19 @@ class ImportKeys:
     to worker processes of the importer."""
 
     data_key: SealKey
-    index_key_id: str
-    index_secrets: tuple[bytes, ...]  # every live blind-index key, the active one first
+    index_key_ids: tuple[str, ...]  # every live blind-index key, the active one first
+    index_secrets: tuple[bytes, ...] = field(repr=False)
+
+    @property
+    def index_key_id(self) -> str:
+        return self.index_key_ids[0]
 
     @classmethod
     def from_keyring(cls, keyring: Keyring) -> ImportKeys:
         index_keys = keyring.all_of(KeyPurpose.BLIND_INDEX)
         return cls(
             data_key=keyring.active_seal_key(KeyPurpose.DATA),
-            index_key_id=index_keys[0].key_id,
+            index_key_ids=tuple(k.key_id for k in index_keys),
             index_secrets=tuple(k.secret for k in index_keys),
         )
 
@@ -255,23 +260,45 @@ class RegistryService:
         keys = self.import_keys()
         now = self._clock.now()
         return self.store_prepared(
-            [prepare_person(line, p, keys, now) for line, p in rows], actor=actor
+            [prepare_person(line, p, keys, now) for line, p in rows], actor=actor, keys=keys
         )
 
-    def store_prepared(self, batch: Sequence[PreparedPerson], *, actor: str) -> BatchOutcome:
+    def store_prepared(
+        self, batch: Sequence[PreparedPerson], *, actor: str, keys: ImportKeys
+    ) -> BatchOutcome:
         """Insert prepared people: skip those already present, resolve guardians, reject
-        repeats. One statement per table for the whole batch."""
+        repeats and conflicts. One statement per table for the whole batch.
+
+        ``keys`` are those the batch was prepared with; if a rotation changed the keyring
+        since (in this transaction's view), nothing is written: the import must restart.
+        """
+        self._require_keys_unchanged(keys)
         outcome = BatchOutcome()
         lookup = [i for p in batch for idx in (*p.doc_indexes, *p.guardian_indexes) for i in idx]
         existing = self._repo.person_ids_by_index(lookup)
         in_batch: dict[bytes, str] = {}
         people: list[tuple[Any, ...]] = []
-        keys: list[tuple[Any, ...]] = []
+        key_rows: list[tuple[Any, ...]] = []
         documents: list[tuple[Any, ...]] = []
         links: list[tuple[Any, ...]] = []
         for prepared in batch:
-            if any(i in existing for idx in prepared.doc_indexes for i in idx):
-                outcome.duplicates += 1
+            holders = [
+                next((existing[i] for i in idx if i in existing), None)
+                for idx in prepared.doc_indexes
+            ]
+            if any(holders):
+                if None not in holders and len(set(holders)) == 1:
+                    outcome.duplicates += 1  # this very person is already registered
+                else:
+                    outcome.rejections.append(
+                        Rejection(
+                            prepared.line,
+                            "documents",
+                            "conflict",
+                            "Some of these documents are already registered to someone else "
+                            "or without the others; correct the registry record instead.",
+                        )
+                    )
                 continue
             rejection = _first_repeat(prepared, in_batch)
             guardian_ids: list[str] = []
@@ -288,6 +315,14 @@ class RegistryService:
                             "The guardian is not in the registry (guardians must come first).",
                         )
                         break
+                    if found in guardian_ids:
+                        rejection = Rejection(
+                            prepared.line,
+                            f"guardians[{g_no}].document_number",
+                            "duplicate",
+                            "The same guardian is named twice.",
+                        )
+                        break
                     guardian_ids.append(found)
             if rejection is not None:
                 outcome.rejections.append(rejection)
@@ -295,7 +330,7 @@ class RegistryService:
             for idx in prepared.doc_indexes:
                 in_batch[idx[0]] = prepared.person_id
             people.append(prepared.person_row)
-            keys.append(prepared.key_row)
+            key_rows.append(prepared.key_row)
             documents.extend(prepared.document_rows)
             links.extend(
                 (link_id, prepared.person_id, guardian_id, relation, prepared.created_at)
@@ -304,7 +339,9 @@ class RegistryService:
                 )
             )
             outcome.imported += 1
-        self._repo.insert_rows(people=people, person_keys=keys, documents=documents, links=links)
+        self._repo.insert_rows(
+            people=people, person_keys=key_rows, documents=documents, links=links
+        )
         self._recorder.record(
             actor=actor,
             action="registry.import",
@@ -316,6 +353,13 @@ class RegistryService:
             },
         )
         return outcome
+
+    def _require_keys_unchanged(self, keys: ImportKeys) -> None:
+        active_data, live_index = self._repo.current_key_ids(
+            KeyPurpose.DATA.value, KeyPurpose.BLIND_INDEX.value
+        )
+        if active_data != keys.data_key.key_id or live_index != keys.index_key_ids:
+            raise KeysChanged()
 
     # -- opening ----------------------------------------------------------------------------
     def _person_key(self, row: PersonKey) -> SealKey:
@@ -372,11 +416,16 @@ class RegistryService:
             guardians=guardians,
         )
 
+    def _document_by_number(self, number: str) -> Document | None:
+        """Blind-index look-up of a number as typed; raises InvalidDocumentNumber if it is
+        not a valid number of any type (nothing is looked up then)."""
+        check = parse_document_number(number, today=today_in_china(self._clock))
+        assert check.type is not None  # valid
+        assert check.normalized is not None
+        return self._repo.document_by_indexes(self._indexes(check.type, check.normalized))
+
     def _locate(self, number: str) -> tuple[Person, SealKey] | None:
-        check = check_document_number(number, today=self._clock.now().date())
-        if not check.valid or check.type is None or check.normalized is None:
-            return None
-        doc = self._repo.document_by_indexes(self._indexes(check.type, check.normalized))
+        doc = self._document_by_number(number)
         if doc is None:
             return None
         person = self._repo.person(doc.person_id)
@@ -388,10 +437,7 @@ class RegistryService:
     # -- look-ups ---------------------------------------------------------------------------
     def find_person_id(self, number: str) -> str | None:
         """Blind-index look-up only: opens nothing, so records nothing."""
-        check = check_document_number(number, today=self._clock.now().date())
-        if not check.valid or check.type is None or check.normalized is None:
-            return None
-        doc = self._repo.document_by_indexes(self._indexes(check.type, check.normalized))
+        doc = self._document_by_number(number)
         return doc.person_id if doc else None
 
     def show(self, number: str, *, actor: str, purpose: str | None = None) -> MaskedPerson | None:
@@ -470,7 +516,14 @@ class RegistryService:
         return self._repo.count_people()
 
     # -- face templates ---------------------------------------------------------------------
-    def store_face_template(self, person_id: str, *, model: str, template: bytes) -> None:
+    def _subject_key(self, person_id: str) -> SealKey | None:
+        row = self._repo.person_key(person_id)
+        return self._person_key(row) if row else None
+
+    def store_face_template(
+        self, person_id: str, *, model: str, template: bytes, actor: str
+    ) -> None:
+        """Store (or replace) a face template, never an image, under the face key."""
         face_key = self._keyring.active_seal_key(KeyPurpose.FACE)
         existing = self._repo.face_template(person_id)
         sealed = seal(
@@ -491,18 +544,39 @@ class RegistryService:
             existing.template_sealed = sealed
             existing.face_key_id = face_key.key_id
             self._repo.flush()
+        self._recorder.record(
+            actor=actor,
+            action="registry.face_template.store",
+            outcome="ok",
+            subject_key=self._subject_key(person_id),
+            subject_id=person_id,
+        )
 
-    def load_face_template(self, person_id: str) -> bytes | None:
+    def load_face_template(self, person_id: str, *, actor: str, purpose: str) -> bytes | None:
+        """Open a face template; biometric data, so every read is recorded."""
         row = self._repo.face_template(person_id)
+        self._recorder.record(
+            actor=actor,
+            action="registry.face_template.load",
+            outcome="ok" if row else "not_found",
+            purpose=purpose,
+            subject_key=self._subject_key(person_id),
+            subject_id=person_id,
+        )
         if row is None:
             return None
         key = self._keyring.seal_key(row.face_key_id)
         return self._open(key, row.template_sealed, "face_template", "template", person_id)
 
     # -- key rotation work (resumable: each call handles one batch; 0 means done) ----------
-    def rewrap_person_keys(self, *, batch_size: int) -> int:
+    def _record_rotation_batch(self, action: str, count: int, actor: str) -> None:
+        if count:
+            self._recorder.record(actor=actor, action=action, outcome="ok", details={"rows": count})
+
+    def rewrap_person_keys(self, *, batch_size: int, actor: str) -> int:
         active = self._keyring.active_seal_key(KeyPurpose.DATA)
         rows = self._repo.person_keys_not_wrapped_by(active.key_id, batch_size)
+        self._record_rotation_batch("keys.rewrap_person_keys", len(rows), actor)
         for row in rows:
             person_key = self._person_key(row)
             self._repo.update_person_key(
@@ -512,9 +586,11 @@ class RegistryService:
             )
         return len(rows)
 
-    def rebuild_blind_index(self, *, batch_size: int) -> int:
+    def rebuild_blind_index(self, *, batch_size: int, actor: str) -> int:
+        """Re-index under the active key; opens document numbers, so each batch is recorded."""
         active = self._keyring.active(KeyPurpose.BLIND_INDEX)
         docs = self._repo.documents_not_indexed_by(active.key_id, batch_size)
+        self._record_rotation_batch("keys.rebuild_blind_index", len(docs), actor)
         keys = self._repo.keys_by_person([d.person_id for d in docs])
         for doc in docs:
             data = self._open_document(self._person_key(keys[doc.person_id]), doc)
@@ -523,9 +599,10 @@ class RegistryService:
         self._repo.flush()
         return len(docs)
 
-    def reseal_face_templates(self, *, batch_size: int) -> int:
+    def reseal_face_templates(self, *, batch_size: int, actor: str) -> int:
         active = self._keyring.active_seal_key(KeyPurpose.FACE)
         rows = self._repo.faces_not_sealed_by(active.key_id, batch_size)
+        self._record_rotation_batch("keys.reseal_face_templates", len(rows), actor)
         for row in rows:
             template = self._open(
                 self._keyring.seal_key(row.face_key_id),
@@ -545,6 +622,9 @@ class RegistryService:
         return self._repo.references_to_key(key_id)
 
     def unsafe_crypto_shred(self, person_id: str, *, actor: str) -> None:
-        """Destroy the person's key: their sealed fields and audit references become noise."""
-        self._repo.delete_person_key(person_id)
+        """Destroy the person's key, so their sealed fields and the subject references of their
+        access records become noise, and remove what still points at them in clear: document
+        rows (their blind indexes would still confirm a number was registered), guardian
+        links both ways, the face template. The person row stays as an unreadable tombstone."""
+        self._repo.unsafe_delete_person_data(person_id)
         self._recorder.record(actor=actor, action="registry.crypto_shred", outcome="ok")

@@ -25,7 +25,14 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with 413 before they are read (SEC-46)."""
+    """Refuse bodies over the limit with 413 before the app sees them (SEC-46).
+
+    A declared Content-Length over the limit is refused without reading. Otherwise the body is
+    read here (it is at most ``limit`` bytes, so buffering it is cheap) and counted as it
+    arrives, which also holds for chunked bodies that declare no length; the app then gets the
+    buffered body through its own ``receive``. An exception raised from ``receive`` instead
+    would be swallowed by FastAPI's body parsing and answered with 400.
+    """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -37,31 +44,39 @@ class BodyLimit:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await error_response(413, "payload_too_large", "The body is too large.")(
-                    scope, receive, send
-                )
+                await self._refuse(scope, receive, send)
                 return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":  # http.disconnect: nobody to answer
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await error_response(413, "payload_too_large", "The body is too large.")(
-                scope, receive, send
-            )
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:  # the body is spent: what follows is the client's disconnect
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
+        await self.app(scope, replay, send)
 
-class _TooLarge(Exception):
-    pass
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(413, "payload_too_large", "The body is too large.")(
+            scope, receive, send
+        )
 
 
 class DocumentCheckRequest(BaseModel):

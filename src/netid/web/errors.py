@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netid.core.errors import (
@@ -32,6 +32,14 @@ STATUS_BY_ERROR: tuple[tuple[type[NetidError], int], ...] = (
     (CryptoError, 500),
 )
 
+# Errors from outside the tree that reach the edge, as the error a client sees; the table above
+# then gives the status. First match wins (both named classes are DBAPIError subclasses).
+PUBLIC_ERROR_FOR: tuple[tuple[type[Exception], type[NetidError]], ...] = (
+    (OperationalError, Unavailable),  # 503: the database is down or busy; retry later
+    (IntegrityError, Conflict),  # 409: a constraint refused the change; a retry won't help
+    (DBAPIError, NetidError),  # 500 internal_error: any other driver error is our bug
+)
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -52,6 +60,13 @@ def status_for(error: NetidError) -> int:
     return 500
 
 
+def public_error(error: Exception) -> NetidError:
+    for cls, public in PUBLIC_ERROR_FOR:
+        if isinstance(error, cls):
+            return public()
+    return NetidError()
+
+
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONBody:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
@@ -66,11 +81,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONBody:
-        # Say where and what kind, never echo the input (it may be personal data).
-        problems = [
-            {"location": [str(p) for p in err.get("loc", ())], "type": err.get("type")}
-            for err in exc.errors()
-        ]
+        problems = [_problem(err) for err in exc.errors()]
         return error_response(
             422, "invalid_request", "The request body is not valid.", {"problems": problems}
         )
@@ -81,14 +92,20 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
         return error_response(exc.status_code, code, message)
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(_request: Request, _exc: OperationalError) -> JSONBody:
-        return error_response(503, Unavailable.code, Unavailable.default_message)
-
-    @app.exception_handler(DBAPIError)
-    async def _db_error(_request: Request, _exc: DBAPIError) -> JSONBody:
-        return error_response(503, Unavailable.code, Unavailable.default_message)
+    @app.exception_handler(DBAPIError)  # and its subclasses; never echo SQL or parameters
+    async def _db_error(_request: Request, exc: DBAPIError) -> JSONBody:
+        error = public_error(exc)
+        return error_response(status_for(error), error.code, error.message)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> JSONBody:
         return error_response(500, "internal_error", "The request could not be completed.")
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    """Where and what kind, never the input or the context (they may be personal data)."""
+    kind = str(error.get("type", "invalid"))
+    location = [str(part) for part in error.get("loc", ())]
+    if kind == "extra_forbidden" and location:
+        location[-1] = "<extra>"  # the client's own key name: it may be personal data
+    return {"location": location, "type": kind}
