@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from netid.config import Settings
+from netid.container import Container
+from netid.keys.schemas import KeyPurpose
 from tests.conftest import Backend
 
 pytestmark = pytest.mark.db
@@ -23,7 +26,9 @@ class Netid:
         if db.schema:
             self.env["NETID_DATABASE_SCHEMA"] = db.schema
 
-    def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, expect: int = 0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "netid.cli", *args],
             env=self.env,
@@ -31,13 +36,14 @@ class Netid:
             text=True,
             timeout=300,
             check=False,
+            input=stdin,
         )
         assert result.returncode == expect, (result.returncode, result.stderr[-2000:])
         assert "Traceback" not in result.stderr
         return result
 
-    def json(self, *args: str, expect: int = 0) -> Any:
-        return json.loads(self.run(*args, expect=expect).stdout.splitlines()[-1])
+    def json(self, *args: str, expect: int = 0, stdin: str | None = None) -> Any:
+        return json.loads(self.run(*args, expect=expect, stdin=stdin).stdout.splitlines()[-1])
 
 
 @pytest.fixture
@@ -119,7 +125,7 @@ def test_clear_errors_without_tracebacks(netid: Netid, tmp_path: Path) -> None:
     netid.run("registry", "import", str(bad), expect=65)
     netid.run("keys", "rotate", "pairwise", expect=75)
     netid.run("keys", "rotate", "nonsense", expect=2)
-    netid.run("registry", "show", "--document", "\u202e' OR 1=1 --", expect=66)
+    netid.run("registry", "show", "--document", "\u202e' OR 1=1 --", expect=65)
 
 
 def test_database_down_is_a_clear_error(tmp_path: Path) -> None:
@@ -138,3 +144,66 @@ def test_database_down_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 69
     assert json.loads(result.stderr.splitlines()[-1])["error"]["code"] == "unavailable"
     assert "Traceback" not in result.stderr
+
+
+def test_key_lifecycle_edges(netid: Netid, tmp_path: Path) -> None:
+    netid.run("keys", "init")
+    population = tmp_path / "people.jsonl"
+    netid.run("registry", "generate", "--people", "50", "--out", str(population))
+    netid.run("registry", "import", str(population), "--workers", "0")
+    number = json.loads(population.read_text(encoding="utf-8").splitlines()[0])["documents"][0][
+        "number"
+    ]
+
+    # Master-key rotation: the new file appears only after the commit; a re-run is a no-op.
+    new_key = tmp_path / "elsewhere" / "master.key"
+    new_key.parent.mkdir()
+    rotated = netid.json("keys", "rotate-master", "--new-key-file", str(new_key))
+    assert rotated["rewrapped"] == 7 and rotated["set"].endswith(str(new_key))
+    assert (new_key.stat().st_mode & 0o777) == 0o600
+    netid.run("registry", "count", expect=78)  # the old master key opens nothing now
+    netid.env["NETID_MASTER_KEY_FILE"] = str(new_key)
+    assert netid.json("registry", "count")["people"] == 50
+    assert netid.json("keys", "rotate-master", "--new-key-file", str(new_key))["rewrapped"] == 0
+
+    # A missing key file for an existing keyring is an error, never a fresh key.
+    netid.env["NETID_MASTER_KEY_FILE"] = str(tmp_path / "typo.key")
+    netid.run("keys", "init", expect=78)
+    assert not (tmp_path / "typo.key").exists()
+    netid.env["NETID_MASTER_KEY_FILE"] = str(new_key)
+
+    # The number can come from standard input (not the process list); purposes are codes.
+    shown = netid.json(
+        "registry", "show", "--document", "-", "--purpose", "ticket-42", stdin=number
+    )
+    assert shown["documents"][0]["number"].endswith(number[-4:])
+    netid.run("registry", "show", "--document", number, "--purpose", "张三的电话", expect=2)
+    bad = netid.run("registry", "show", "--document", number[:-1] + "Y", expect=65)
+    assert json.loads(bad.stderr.splitlines()[-1])["error"]["code"] == "invalid_document_number"
+
+    # Export: private file, never over an existing one.
+    out = tmp_path / "export.jsonl"
+    netid.run("registry", "export", "--out", str(out))
+    assert (out.stat().st_mode & 0o777) == 0o600
+    netid.run("registry", "export", "--out", str(out), expect=74)
+
+
+def test_interrupted_rotation_is_finished_by_resume(
+    netid: Netid, tmp_path: Path, db: Backend
+) -> None:
+    netid.run("keys", "init")
+    population = tmp_path / "people.jsonl"
+    netid.run("registry", "generate", "--people", "30", "--out", str(population))
+    netid.run("registry", "import", str(population), "--workers", "0")
+    old = next(k["key_id"] for k in netid.json("keys", "list", "--json") if k["purpose"] == "data")
+    # What a kill right after `keys rotate data` committed its new key leaves behind: a new
+    # active key, and every person key still wrapped by the old one.
+    settings = Settings(data_dir=tmp_path / "var", database_url=db.url, database_schema=db.schema)
+    operator = Container(settings, engine=db.engine)
+    with operator.transaction() as session:
+        operator.keyring_service(session).rotate(KeyPurpose.DATA)
+    netid.run("keys", "retire", old, expect=75)  # it still protects every person key
+    assert netid.json("keys", "resume")["person_keys_rewrapped"] == 30
+    assert netid.json("keys", "retire", old)["retired"] == old
+    exported = tmp_path / "export.jsonl"
+    assert netid.json("registry", "export", "--out", str(exported))["people"] == 30

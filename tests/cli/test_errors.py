@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 import typer
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from netid.cli import main as cli_main
 from netid.core.errors import NotFound
+from tests.conftest import Backend
 
 
 def run_netid(
@@ -135,3 +137,10 @@ def test_exit_and_system_exit_pass_through(
     assert run_main(monkeypatch, capsys, raising(SystemExit(4))) == (4, "")
     assert run_main(monkeypatch, capsys, raising(typer.Exit(130))) == (130, "")
     assert run_main(monkeypatch, capsys, lambda: None) == (0, "")
+
+
+@pytest.mark.db
+def test_database_errors_hide_sql_parameters(db: Backend) -> None:
+    with pytest.raises(DBAPIError) as raised, db.engine.connect() as conn:
+        conn.execute(text("SELECT secret FROM no_such_table WHERE x = :v"), {"v": "张三-11010519"})
+    assert "张三" not in str(raised.value) and "11010519" not in str(raised.value)

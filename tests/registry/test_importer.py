@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -191,3 +192,31 @@ def test_killed_import_resumes_without_loss_or_half_written_people(
     with container.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Person)) == people
         assert session.scalar(select(func.count()).select_from(PersonKey)) == people
+
+
+def test_field_rules_at_the_edges(container: Container, tmp_path: Path) -> None:
+    path = tmp_path / "people.jsonl"
+    write_population(path, people=4, seed=2, today=TODAY)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    records[0]["birth_date"] = "1990-W01-1"  # an ISO week date is not a calendar date here
+    born = dt.date.fromisoformat(records[1]["birth_date"])
+    records[1]["birth_date"] = (born - dt.timedelta(days=1)).isoformat()  # number says otherwise
+    records[2]["sex"] = "F" if records[2]["sex"] == "M" else "M"
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+    summary, rejections = import_file(container, path)
+    assert summary["imported"] == 1
+    assert [(r["line"], r["field"], r["rule"]) for r in rejections] == [
+        (1, "birth_date", "date"),
+        (2, "documents[0].number", "inconsistent"),
+        (3, "documents[0].number", "inconsistent"),
+    ]
+
+
+def test_csv_with_a_byte_order_mark_imports(container: Container, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    write_population(path, people=20, seed=4, today=TODAY)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as spreadsheet programs save it
+    summary, rejections = import_file(container, path)
+    assert rejections == [] and summary["imported"] == 20

@@ -13,9 +13,9 @@ from netid.crypto.errors import SealedValueInvalid, UnknownKey
 from netid.crypto.sealing import open_sealed
 from netid.documents import InvalidDocumentNumber
 from netid.keys.schemas import KeyPurpose
+from netid.registry.errors import KeysChanged
 from netid.registry.models import Document, Person, PersonKey
 from netid.registry.schemas import parse_record
-from netid.registry.errors import KeysChanged
 from netid.registry.service import RegistryService, prepare_person
 from tests.conftest import Backend
 from tests.registry.factories import TODAY, person_record

@@ -467,9 +467,14 @@ def serve(
 
 
 def main() -> None:
+    """Run the CLI; any failure ends as one JSON line on stderr (``netid.cli.errors``)."""
+    from netid.cli.errors import was_interrupted
+
     try:
         app(standalone_mode=True)
-    except NetidError as exc:
+    except SystemExit as exc:  # typer.Exit, --help, usage errors: keep their exit code
+        if exc.code == 130 and was_interrupted(exc):  # typer turned Ctrl-C into Exit(130)
+            sys.exit(report_error(KeyboardInterrupt()))
+        raise
+    except (Exception, KeyboardInterrupt) as exc:  # never a traceback (it may show data)
         sys.exit(report_error(exc))
-    except OperationalError:
-        sys.exit(report_error(Unavailable("The database does not answer.")))

@@ -41,7 +41,7 @@ def make_engine(url: str, *, schema: str | None = None, pool: bool = True) -> En
         # pysqlite's own transaction handling is switched off and BEGIN emitted by us, as
         # the SQLAlchemy docs recommend ("Serializable isolation / Savepoints / Transactional
         # DDL"), so that SAVEPOINT and transactional DDL work.
-        engine = create_engine(url, poolclass=NullPool if not pool else None)
+        engine = create_engine(url, poolclass=NullPool if not pool else None, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
 
         @event.listens_for(engine, "connect")
@@ -66,7 +66,11 @@ def make_engine(url: str, *, schema: str | None = None, pool: bool = True) -> En
             raise ConfigurationError("The database schema name is not valid.")
         kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
     engine = create_engine(
-        parsed, pool_pre_ping=True, poolclass=NullPool if not pool else None, **kwargs
+        parsed,
+        pool_pre_ping=True,
+        poolclass=NullPool if not pool else None,
+        hide_parameters=True,
+        **kwargs,
     )
     if schema is not None:
         with engine.begin() as conn:
