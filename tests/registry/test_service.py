@@ -384,3 +384,16 @@ def test_a_rotation_between_prepare_and_store_writes_nothing(container: Containe
         registry.store_prepared(prepared, actor=ACTOR, keys=keys)
     with container.transaction() as session:
         assert container.registry(session).count() == 0
+
+
+def test_a_document_status_edited_in_the_database_is_detected(
+    container: Container, db: Backend
+) -> None:
+    rng = random.Random(19)
+    record = person_record(rng)
+    record["documents"][0]["status"] = "revoked"  # type: ignore[index]
+    load(container, [record])
+    with db.engine.begin() as conn:  # someone with database access "un-revokes" it
+        conn.execute(update(Document).values(status="valid"))
+    with pytest.raises(SealedValueInvalid), container.registry_unit() as registry:
+        registry.show(record["documents"][0]["number"], actor=ACTOR)  # type: ignore[index]

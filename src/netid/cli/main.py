@@ -14,14 +14,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
 from netid.cli.documents import app as documents_app
 from netid.cli.errors import report_error
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import today_in_china
-from netid.core.errors import NetidError, Unavailable
 from netid.registry.importer import ImportSummary
 
 app = typer.Typer(

@@ -42,6 +42,16 @@ def _aad_row(record_key_id: str, purpose: str, algorithm: str) -> str:
     return f"{record_key_id}/{purpose}/{algorithm}"
 
 
+def _wrap(master: SealKey, record: KeyRecord, secret: bytes) -> bytes:
+    return seal(
+        master,
+        secret,
+        table="keyring",
+        column="wrapped",
+        row_id=_aad_row(record.key_id, record.purpose, record.algorithm),
+    )
+
+
 def _new_material(purpose: KeyPurpose) -> tuple[bytes, bytes | None]:
     """(secret, public) for a fresh key of ``purpose``."""
     algorithm = ALGORITHMS[purpose]
@@ -152,14 +162,7 @@ class KeyringService:
         for record in self._repo.all():
             if record.wrapped is None:
                 continue
-            secret = self._open(record)
-            record.wrapped = seal(
-                new_master,
-                secret,
-                table="keyring",
-                column="wrapped",
-                row_id=_aad_row(record.key_id, record.purpose, record.algorithm),
-            )
+            record.wrapped = _wrap(new_master, record, self._open(record))
             record.master_key_id = new_master.key_id
             count += 1
         self._repo.add_all_flush()
@@ -191,18 +194,13 @@ class KeyringService:
             purpose=purpose.value,
             algorithm=algorithm,
             state=KeyState.ACTIVE.value,
-            wrapped=seal(
-                self._master,
-                secret,
-                table="keyring",
-                column="wrapped",
-                row_id=_aad_row(key_id, purpose.value, algorithm),
-            ),
+            wrapped=None,
             master_key_id=self._master.key_id,
             public=public,
             created_at=self._clock.now(),
             retired_at=None,
         )
+        record.wrapped = _wrap(self._master, record, secret)
         self._repo.add(record)
         return self._info(record)
 

@@ -20,6 +20,7 @@ from netid.audit.service import AccessRecorder
 from netid.core.clock import Clock, today_in_china
 from netid.core.ids import new_row_id
 from netid.core.masking import mask_document_number, mask_name, mask_phone
+from netid.crypto.errors import SealedValueInvalid
 from netid.crypto.sealing import SealKey, new_key_id, open_sealed, seal
 from netid.crypto.sm3 import hmac_sm3
 from netid.documents import DocumentType, parse_document_number
@@ -28,7 +29,7 @@ from netid.keys.service import Keyring
 from netid.registry.errors import KeysChanged
 from netid.registry.models import Document, FaceTemplate, Person, PersonKey
 from netid.registry.repository import RegistryRepository
-from netid.registry.schemas import DocumentData, GuardianRef, PersonData
+from netid.registry.schemas import DocumentData, GuardianRef, PersonData, document_record
 
 PERSON_KEY_LENGTH = 16
 
@@ -132,11 +133,9 @@ def wrap_person_key(data_key: SealKey, person_key: SealKey, person_id: str) -> b
 
 
 def seal_document(person_key: SealKey, doc: DocumentData, doc_id: str) -> bytes:
-    payload = {
-        "number": doc.number,
-        "issued_on": doc.issued_on.isoformat() if doc.issued_on else None,
-        "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
-    }
+    """Seal the document record. Type and status are in the sealed payload as well as in
+    their plaintext columns, so an edit of those columns is detected when the row is opened."""
+    payload = {**document_record(doc), "type": doc.type.code}
     return seal(person_key, orjson.dumps(payload), table="document", column="data", row_id=doc_id)
 
 
@@ -379,6 +378,8 @@ class RegistryService:
 
     def _open_document(self, key: SealKey, doc: Document) -> DocumentData:
         payload = orjson.loads(self._open(key, doc.data_sealed, "document", "data", doc.id))
+        if payload["status"] != doc.status or payload["type"] != doc.type_code:
+            raise SealedValueInvalid("A document row was altered outside the service.")
         doc_type = next(t for t in DocumentType if t.code == doc.type_code)
         return DocumentData(
             number=payload["number"],
