@@ -110,25 +110,14 @@ from netid.core.ethnicity import ETHNICITIES, HAN
 from netid.core.text import MIDDLE_DOT
 from netid.documents import regions, synth
 from netid.documents.model import Sex
+from netid.registry.schemas import FIELDS
 
 __all__ = ["CSV_HEADER", "generate_population", "write_population"]
 
 T = TypeVar("T")
 Record = dict[str, Any]
 
-CSV_HEADER: Final = (
-    "name",
-    "sex",
-    "birth_date",
-    "nationality",
-    "ethnicity",
-    "region_code",
-    "status",
-    "death_date",
-    "phones",
-    "documents",
-    "guardians",
-)
+CSV_HEADER: Final = FIELDS  # the importer's record fields, in their documented order
 
 # --- person categories -------------------------------------------------------------------
 _MAINLAND, _ABROAD, _HMT, _FOREIGN = 0, 1, 2, 3
