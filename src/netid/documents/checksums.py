@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import operator
+
 # GB 11643-1999 §5.5 (ISO 7064 MOD 11-2): W_i = 2^(18-i) mod 11 for i = 1..17.
 GB11643_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # GB 11643-1999 §5.5: Y = (Σ a_i·W_i) mod 11 maps to the check character "10X98765432"[Y].
@@ -26,7 +28,7 @@ _DIGITS = frozenset("0123456789")
 
 
 def _is_ascii_digits(s: str) -> bool:
-    return bool(s) and all(c in _DIGITS for c in s)
+    return s.isascii() and s.isdigit()  # isdigit alone admits "²" and Arabic-Indic digits
 
 
 def gb11643_check_character(first17: str) -> str:
@@ -37,7 +39,8 @@ def gb11643_check_character(first17: str) -> str:
     """
     if len(first17) != 17 or not _is_ascii_digits(first17):
         raise ValueError("expected exactly 17 ASCII digits")
-    total = sum(int(c) * w for c, w in zip(first17, GB11643_WEIGHTS, strict=True))
+    # map/mul instead of a generator: this runs for every number of a bulk import.
+    total = sum(map(operator.mul, map(int, first17), GB11643_WEIGHTS))
     return _GB11643_MAP[total % 11]
 
 
