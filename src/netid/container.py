@@ -7,6 +7,7 @@ keyring, clock and recorder as arguments and never commit themselves.
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -29,14 +30,25 @@ from netid.keys.service import Keyring, KeyringService
 from netid.registry.repository import RegistryRepository
 from netid.registry.service import RegistryService
 
+# How stale a process's view of the keyring may get after another process rotates a key.
+KEYRING_REFRESH_SECONDS = 5.0
+
 
 class Container:
     def __init__(
-        self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        keyring_refresh_seconds: float = KEYRING_REFRESH_SECONDS,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._keyring: Keyring | None = None
+        self._keyring_state: tuple[tuple[str, str], ...] = ()
+        self._keyring_checked_at = 0.0
+        self._keyring_refresh_seconds = keyring_refresh_seconds
         if engine is not None:
             self.__dict__["engine"] = engine  # share one engine (tests, benchmarks)
 
@@ -134,9 +146,22 @@ class Container:
         )
 
     def keyring(self, *, reload: bool = False) -> Keyring:
-        if self._keyring is None or reload:
+        """This process's unwrapped keys. Another process (or node) may rotate or retire a key,
+        so at most every ``keyring_refresh_seconds`` the key ids and states are read again
+        (one small query) and the keys reloaded if they changed."""
+        now = time.monotonic()
+        if self._keyring is not None and not reload:
+            if now - self._keyring_checked_at < self._keyring_refresh_seconds:
+                return self._keyring
             with self.transaction(write=False) as session:
-                self._keyring = self.keyring_service(session).load()
+                state = KeyRepository(session).states()
+            self._keyring_checked_at = now
+            if state == self._keyring_state:
+                return self._keyring
+        with self.transaction(write=False) as session:
+            self._keyring_state = KeyRepository(session).states()
+            self._keyring = self.keyring_service(session).load()
+        self._keyring_checked_at = now
         return self._keyring
 
     # -- services ---------------------------------------------------------------------------

@@ -132,3 +132,16 @@ def test_public_export_verifies_signatures_made_with_the_private_keys(
         jwk = import_key(private, "OKP" if alg == "EdDSA" else "EC")
         token = jws.serialize_compact(header, b"payload", jwk, algorithms=[jws_alg])
         assert jws.deserialize_compact(token, key_set, algorithms=[jws_alg]).payload == b"payload"
+
+
+def test_another_process_rotation_reaches_this_one(container: Container, db: Backend) -> None:
+    watcher = Container(container.settings, engine=db.engine, keyring_refresh_seconds=0)
+    before = watcher.keyring().active(KeyPurpose.DATA).key_id
+    with container.transaction() as session:  # "another node" rotates
+        info = container.keyring_service(session).rotate(KeyPurpose.DATA)
+    assert watcher.keyring().active(KeyPurpose.DATA).key_id == info.key_id != before
+    cached = Container(container.settings, engine=db.engine, keyring_refresh_seconds=3600)
+    seen = cached.keyring().active(KeyPurpose.DATA).key_id
+    with container.transaction() as session:
+        container.keyring_service(session).rotate(KeyPurpose.DATA)
+    assert cached.keyring().active(KeyPurpose.DATA).key_id == seen  # within its refresh window

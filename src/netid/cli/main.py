@@ -57,7 +57,7 @@ def emit(obj: Any) -> None:
     sys.stdout.write(orjson.dumps(obj).decode() + "\n")
 
 
-def progress_bar(description: str, total: int | None) -> Progress:
+def progress_bar() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -132,7 +132,7 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def _drain(description: str, step: Callable[[], int]) -> int:
     """Run resumable batches until one reports no work; each batch is its own commit."""
     total = 0
-    with progress_bar(description, None) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(description, total=None)
         while True:
             done = step()
@@ -304,7 +304,7 @@ def _import_with_progress(
 
     with (
         report_path.open("w", encoding="utf-8") as report_file,
-        progress_bar(description, None) as bar,
+        progress_bar() as bar,
     ):
         task = bar.add_task(description, total=None)
         summary = run_import(
@@ -333,7 +333,7 @@ def registry_generate(
     from netid.registry.synthetic import write_population
 
     c = container()
-    with progress_bar("Generating", people) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("Generating", total=people)
         written = write_population(
             out,

@@ -26,3 +26,10 @@ class KeyRepository:
 
     def add_all_flush(self) -> None:
         self._session.flush()
+
+    def states(self) -> tuple[tuple[str, str], ...]:
+        """(key id, state) of every key: changes whenever a key is made, rotated or retired."""
+        rows = self._session.execute(
+            select(KeyRecord.key_id, KeyRecord.state).order_by(KeyRecord.key_id)
+        ).all()
+        return tuple((key_id, state) for key_id, state in rows)
