@@ -23,25 +23,22 @@ def test_demo_setup_then_serve(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETID_")}
     env["NETID_DATA_DIR"] = str(tmp_path / "var")
     netid = [sys.executable, "-m", "netid.cli"]
-    setup = subprocess.run(
-        [*netid, "demo", "setup", "--people", "200"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert setup.returncode == 0, setup.stderr
-    assert json.loads(setup.stdout.splitlines()[-1])["loaded"] == 200
-    again = subprocess.run(
-        [*netid, "demo", "setup", "--people", "200"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert json.loads(again.stdout.splitlines()[-1]) == {"people": 200, "loaded": 0}
+
+    def demo_setup() -> dict[str, int]:
+        result = subprocess.run(
+            [*netid, "demo", "setup", "--people", "200"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        outcome: dict[str, int] = json.loads(result.stdout.splitlines()[-1])
+        return outcome
+
+    assert demo_setup()["loaded"] == 200
+    assert demo_setup() == {"people": 200, "loaded": 0}
     assert (tmp_path / "var" / "netid.sqlite3").exists()
 
     port = free_port()

@@ -48,3 +48,17 @@ def person_record(
         "documents": documents,
         "guardians": guardians or [],
     }
+
+
+def mother_and_child(
+    rng: random.Random, mother_name: str, child_name: str, child_birth: dt.date
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A mother and a minor whose record names her as guardian (mother first, as in a file)."""
+    mother = person_record(rng, name=mother_name, sex="F")
+    child = person_record(
+        rng,
+        name=child_name,
+        birth=child_birth,
+        guardians=[{"document_number": mother["documents"][0]["number"], "relation": "mother"}],
+    )
+    return mother, child

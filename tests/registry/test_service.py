@@ -18,7 +18,7 @@ from netid.registry.models import Document, Person, PersonKey
 from netid.registry.schemas import parse_record
 from netid.registry.service import RegistryService, prepare_person
 from tests.conftest import Backend
-from tests.registry.factories import TODAY, person_record
+from tests.registry.factories import TODAY, mother_and_child, person_record
 
 pytestmark = pytest.mark.db
 ACTOR = "operator:test"
@@ -99,14 +99,8 @@ def test_duplicate_number_within_a_batch_is_rejected(container: Container) -> No
 
 def test_guardian_links_resolve_and_unknown_guardians_are_rejected(container: Container) -> None:
     rng = random.Random(5)
-    mother = person_record(rng, name="王芳", sex="F")
+    mother, child = mother_and_child(rng, "王芳", "王小明", TODAY.replace(year=2020))
     mother_number = mother["documents"][0]["number"]  # type: ignore[index]
-    child = person_record(
-        rng,
-        name="王小明",
-        birth=TODAY.replace(year=2020),
-        guardians=[{"document_number": mother_number, "relation": "mother"}],
-    )
     orphan_ref = person_record(rng, name="赵一", birth=TODAY.replace(year=2021))
     stranger = person_record(rng)["documents"][0]["number"]  # type: ignore[index]
     orphan_ref["guardians"] = [{"document_number": stranger, "relation": "guardian"}]
@@ -304,14 +298,8 @@ def test_shredded_guardian_leaves_rotation_export_and_reimport_working(
     container: Container,
 ) -> None:
     rng = random.Random(14)
-    mother = person_record(rng, name="钱红", sex="F")
+    mother, child = mother_and_child(rng, "钱红", "钱小", TODAY.replace(year=2019))
     mother_number = mother["documents"][0]["number"]  # type: ignore[index]
-    child = person_record(
-        rng,
-        name="钱小",
-        birth=TODAY.replace(year=2019),
-        guardians=[{"document_number": mother_number, "relation": "mother"}],
-    )
     load(container, [mother, child])
     with container.registry_unit() as registry:
         mother_id = registry.find_person_id(mother_number)

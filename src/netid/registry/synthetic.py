@@ -14,15 +14,9 @@ of that is :func:`netid.documents.synth.resident_id`.
 The import record
 =================
 
-JSON Lines (``.jsonl`` or ``.json``): one person per line, UTF-8, keys in this order, ``null`` or
-``[]`` where absent::
-
-    {"name": "张伟", "sex": "M", "birth_date": "1990-03-07", "nationality": "CHN",
-     "ethnicity": "01", "region_code": "110105", "status": "active", "death_date": null,
-     "phones": ["+8613912345678"],
-     "documents": [{"number": "110105199003070011", "status": "valid",
-                    "issued_on": "2010-05-01", "expires_on": "2030-05-01"}],
-     "guardians": [{"document_number": "11010519650101001X", "relation": "father"}]}
+JSON Lines (``.jsonl`` or ``.json``): one person per line, UTF-8, in the import record
+format that :mod:`netid.registry.schemas` documents (keys in its order, ``null`` or ``[]``
+where absent).
 
 ``name``
     exactly as registered (valid for :func:`netid.core.text.validate_name`; separator U+00B7).
