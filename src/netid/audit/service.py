@@ -38,9 +38,13 @@ class AccessRecorder:
         subject_key: SealKey | None = None,
         subject_id: str | None = None,
         details: dict[str, Any] | None = None,
+        record_id: str | None = None,
     ) -> AccessRecord:
-        """Append one access record. ``subject_id`` is sealed under ``subject_key``."""
-        record_id = new_row_id()
+        """Append one access record. ``subject_id`` is sealed under ``subject_key``.
+
+        ``record_id`` lets a caller name the record in advance, so that the entry can carry a
+        receipt that quotes its own id (the receipt id is the record id)."""
+        record_id = record_id or new_row_id()
         at = self._clock.now()
         sealed_ref = None
         if subject_id is not None and subject_key is not None:

@@ -23,7 +23,10 @@ from netid.core.errors import (
     Conflict,
     InvalidInput,
     NetidError,
+    Forbidden,
     NotFound,
+    TooManyRequests,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -43,6 +46,9 @@ class Interrupted(NetidError):
 EXIT_BY_ERROR: tuple[tuple[type[NetidError], int], ...] = (
     (InvalidInput, 65),  # EX_DATAERR
     (NotFound, 66),  # EX_NOINPUT
+    (Unauthenticated, 77),  # EX_NOPERM
+    (Forbidden, 77),  # EX_NOPERM
+    (TooManyRequests, 75),  # EX_TEMPFAIL
     (Conflict, 75),  # EX_TEMPFAIL (state conflict; retry after fixing)
     (Unavailable, 69),  # EX_UNAVAILABLE
     (FileError, 74),  # EX_IOERR

@@ -42,6 +42,29 @@ class NotFound(NetidError):
     default_message = "No such record."
 
 
+class Unauthenticated(NetidError):
+    """No valid credentials (missing, malformed, expired or unknown token or assertion).
+    Every such failure looks the same to the caller."""
+
+    code = "unauthenticated"
+    default_message = "Authentication failed."
+
+
+class Forbidden(NetidError):
+    """Authenticated, but this caller may not do this (role, status or policy)."""
+
+    code = "forbidden"
+    default_message = "This action is not allowed."
+
+
+class TooManyRequests(NetidError):
+    """A quota or rate limit is spent. ``details["reset_at"]`` (UTC, ISO 8601) says when it
+    refills; the web edge turns it into ``Retry-After``."""
+
+    code = "too_many_requests"
+    default_message = "A limit has been reached; try again later."
+
+
 class Conflict(NetidError):
     code = "conflict"
     default_message = "The request conflicts with the current state."

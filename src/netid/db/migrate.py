@@ -19,24 +19,26 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Run every migration up to ``revision`` (default: all heads, so branches written in
+    parallel each apply; a merge revision joins them later)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def is_up_to_date(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision()
+    return current_revisions(engine) == head_revisions()
 
 
 def autogenerate(engine: Engine, metadata: MetaData, message: str) -> None:

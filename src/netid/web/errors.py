@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +19,10 @@ from netid.core.errors import (
     Conflict,
     InvalidInput,
     NetidError,
+    Forbidden,
     NotFound,
+    TooManyRequests,
+    Unauthenticated,
     Unavailable,
 )
 from netid.crypto.errors import CryptoError
@@ -25,8 +30,11 @@ from netid.web.responses import JSONBody
 
 STATUS_BY_ERROR: tuple[tuple[type[NetidError], int], ...] = (
     (InvalidInput, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooManyRequests, 429),
     (Unavailable, 503),
     (ConfigurationError, 503),
     (CryptoError, 500),
@@ -74,10 +82,24 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return JSONBody({"error": body}, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def netid_error_response(exc: NetidError) -> JSONBody:
+    """The error body for one of ours; 429 adds ``Retry-After`` from ``details.reset_at``
+    (DESIGN.md "Errors"), 401 adds ``WWW-Authenticate`` (RFC 6750 §3)."""
+    status = status_for(exc)
+    response = error_response(status, exc.code, exc.message, exc.details or None)
+    if status == 429 and isinstance(exc.details.get("reset_at"), str):
+        reset_at = dt.datetime.fromisoformat(exc.details["reset_at"])
+        wait = max(1, math.ceil((reset_at - dt.datetime.now(dt.UTC)).total_seconds()))
+        response.headers["Retry-After"] = str(wait)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NetidError)
     async def _netid(_request: Request, exc: NetidError) -> JSONBody:
-        return error_response(status_for(exc), exc.code, exc.message, exc.details or None)
+        return netid_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONBody:
