@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from netid.audit import models as audit_models
+from netid.consent import models as consent_models
 from netid.db.base import Base
+from netid.institutions import models as institutions_models
 from netid.keys import models as keys_models
 from netid.registry import models as registry_models
 
-__all__ = ["Base", "audit_models", "keys_models", "registry_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "consent_models",
+    "institutions_models",
+    "keys_models",
+    "registry_models",
+]
 metadata = Base.metadata
