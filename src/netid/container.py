@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from netid.audit.service import AccessRecorder
+from netid.billing.repository import BillingRepository
+from netid.billing.service import BillingService, ReceiptService
 from netid.config import Settings
 from netid.core.clock import Clock, SystemClock
 from netid.core.errors import ConfigurationError
@@ -167,6 +169,12 @@ class Container:
     # -- services ---------------------------------------------------------------------------
     def recorder(self, session: Session) -> AccessRecorder:
         return AccessRecorder(session=session, clock=self.clock)
+
+    def billing(self, session: Session) -> BillingService:
+        return BillingService(repository=BillingRepository(session))
+
+    def receipts(self, session: Session) -> ReceiptService:
+        return ReceiptService(repository=BillingRepository(session), keyring=self.keyring())
 
     def registry(self, session: Session) -> RegistryService:
         return RegistryService(

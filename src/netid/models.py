@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netid.audit import models as audit_models
+from netid.billing import models as billing_models
 from netid.consent import models as consent_models
 from netid.db.base import Base
 from netid.institutions import models as institutions_models
@@ -12,6 +13,7 @@ from netid.registry import models as registry_models
 __all__ = [
     "Base",
     "audit_models",
+    "billing_models",
     "consent_models",
     "institutions_models",
     "keys_models",
