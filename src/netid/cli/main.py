@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from netid.cli.billing import billing_app, receipts_app
 from netid.cli.documents import app as documents_app
 from netid.cli.errors import report_error
 from netid.config import Settings
@@ -36,6 +37,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(registry_app, name="registry")
 app.add_typer(documents_app, name="documents")
 app.add_typer(demo_app, name="demo")
+app.add_typer(billing_app, name="billing")
+app.add_typer(receipts_app, name="receipts")
 
 console = Console(stderr=True)
 _container: Container | None = None
