@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     profile: Literal["dev", "production"] = "dev"
     host: str = "127.0.0.1"
     port: int = 8000
+    # The industry-policy catalogue (netid.policy); unset = the one shipped in the package.
+    policy_catalogue: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:

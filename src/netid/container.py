@@ -29,6 +29,8 @@ from netid.keys.errors import MasterKeyMissing
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
 from netid.keys.service import Keyring, KeyringService
+from netid.policy.schemas import Catalogue
+from netid.policy.service import load_catalogue
 from netid.registry.repository import RegistryRepository
 from netid.registry.service import RegistryService
 
@@ -165,6 +167,16 @@ class Container:
             self._keyring = self.keyring_service(session).load()
         self._keyring_checked_at = now
         return self._keyring
+
+    # -- policy -----------------------------------------------------------------------------
+    @cached_property
+    def _catalogue(self) -> Catalogue:
+        return load_catalogue(self.settings.policy_catalogue)
+
+    def catalogue(self) -> Catalogue:
+        """The industry-policy catalogue (``NETID_POLICY_CATALOGUE`` or the shipped file),
+        loaded once per container; a broken file raises CatalogueInvalid."""
+        return self._catalogue
 
     # -- services ---------------------------------------------------------------------------
     def recorder(self, session: Session) -> AccessRecorder:
