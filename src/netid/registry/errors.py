@@ -31,3 +31,8 @@ class KeysChanged(Conflict):
     default_message = (
         "The keys changed while this ran (a rotation); run it again: it resumes where it stopped."
     )
+
+
+class InvalidMarker(InvalidInput):
+    code = "invalid_marker"
+    default_message = "A marker is 'disputed' or 'fraud_warning'."

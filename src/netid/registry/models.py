@@ -88,3 +88,20 @@ class FaceTemplate(Base):
     template_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     face_key_id: Mapped[str] = mapped_column(String(8), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class PersonMarker(Base):
+    """A marker every answer about this person carries: ``disputed`` (异议标注: the person
+    contests a registry field, pending correction) or ``fraud_warning`` (冒用警示: the person
+    reported misuse of their identity). Low cardinality and attached to a random row id, so
+    plaintext; the reason is sealed under the person's key."""
+
+    __tablename__ = "person_marker"
+
+    person_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    marker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from netid.db.base import UtcDateTime
 from netid.keys.models import KeyRecord
-from netid.registry.models import Document, FaceTemplate, GuardianLink, Person, PersonKey
+from netid.registry.models import (
+    Document,
+    FaceTemplate,
+    GuardianLink,
+    Person,
+    PersonKey,
+    PersonMarker,
+)
 
 # Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
 _IN_CHUNK = 900
@@ -254,7 +261,24 @@ class RegistryRepository:
         )
         session.execute(delete(Document).where(Document.person_id == person_id))
         session.execute(delete(FaceTemplate).where(FaceTemplate.person_id == person_id))
+        session.execute(delete(PersonMarker).where(PersonMarker.person_id == person_id))
         session.execute(delete(PersonKey).where(PersonKey.person_id == person_id))
+
+    def markers_of(self, person_id: str) -> Sequence[str]:
+        return self._session.scalars(
+            select(PersonMarker.marker).where(PersonMarker.person_id == person_id)
+        ).all()
+
+    def marker(self, person_id: str, marker: str) -> PersonMarker | None:
+        return self._session.get(PersonMarker, (person_id, marker))
+
+    def delete_marker(self, person_id: str, marker: str) -> bool:
+        row = self.marker(person_id, marker)
+        if row is None:
+            return False
+        self._session.delete(row)
+        self._session.flush()
+        return True
 
     def face_template(self, person_id: str) -> FaceTemplate | None:
         return self._session.get(FaceTemplate, person_id)

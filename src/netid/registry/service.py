@@ -26,12 +26,13 @@ from netid.crypto.sm3 import hmac_sm3
 from netid.documents import DocumentType, parse_document_number
 from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring
-from netid.registry.errors import KeysChanged
-from netid.registry.models import Document, FaceTemplate, Person, PersonKey
+from netid.registry.errors import InvalidMarker, KeysChanged, PersonNotFound
+from netid.registry.models import Document, FaceTemplate, Person, PersonKey, PersonMarker
 from netid.registry.repository import RegistryRepository
 from netid.registry.schemas import DocumentData, GuardianRef, PersonData, document_record
 
 PERSON_KEY_LENGTH = 16
+MARKERS = frozenset({"disputed", "fraud_warning"})
 
 
 def document_index(secret: bytes, doc_type: DocumentType, normalized: str) -> bytes:
@@ -81,6 +82,23 @@ class MaskedPerson:
             "phones": list(self.phones),
             "guardians": self.guardians,
         }
+
+
+@dataclass(frozen=True)
+class VerificationSubject:
+    """What a verification compares against: the holder of one document, opened."""
+
+    person_id: str
+    subject_id: str
+    key: SealKey = field(repr=False)
+    name: str = field(repr=False)
+    birth_date: dt.date = field(repr=False)
+    sex: str = field(repr=False)
+    nationality: str = field(repr=False)
+    status: str
+    document: DocumentData = field(repr=False)
+    phones: tuple[str, ...] = field(repr=False)
+    markers: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -436,6 +454,103 @@ class RegistryService:
         if person is None or key_row is None:
             return None
         return person, self._person_key(key_row)
+
+    # -- verification ------------------------------------------------------------------------
+    def unsafe_open_subject(
+        self, number: str, *, with_phones: bool = False
+    ) -> VerificationSubject | None:
+        """Open the holder of ``number`` for a comparison WITHOUT recording the access: the
+        caller (the verification service) records it, with its receipt, in the same
+        transaction. Opens the name, the attributes and the matched document; the phones only
+        when asked. Raises InvalidDocumentNumber for a number of no known format."""
+        doc = self._document_by_number(number)
+        if doc is None:
+            return None
+        person = self._repo.person(doc.person_id)
+        key_row = self._repo.person_key(doc.person_id)
+        if person is None or key_row is None:  # crypto-shredded
+            return None
+        key = self._person_key(key_row)
+        attrs = orjson.loads(
+            self._open(key, person.attributes_sealed, "person", "attributes", person.id)
+        )
+        phones: tuple[str, ...] = ()
+        if with_phones:
+            phones = tuple(
+                orjson.loads(self._open(key, person.phones_sealed, "person", "phones", person.id))
+            )
+        return VerificationSubject(
+            person_id=person.id,
+            subject_id=person.subject_id,
+            key=key,
+            name=self._open(key, person.name_sealed, "person", "name", person.id).decode(),
+            birth_date=dt.date.fromisoformat(attrs["birth_date"]),
+            sex=attrs["sex"],
+            nationality=attrs["nationality"],
+            status=attrs["status"],
+            document=self._open_document(key, doc),
+            phones=phones,
+            markers=frozenset(self._repo.markers_of(person.id)),
+        )
+
+    def person_ref(self, number: str) -> tuple[str, SealKey]:
+        """The person id and key of the holder of ``number`` (opens no field)."""
+        located = self._locate(number)
+        if located is None:
+            raise PersonNotFound()
+        person, key = located
+        return person.id, key
+
+    # -- markers ---------------------------------------------------------------------------
+    def set_marker(self, number: str, marker: str, *, reason: str, actor: str) -> None:
+        """Mark a person ``disputed`` or ``fraud_warning``; every later answer carries it."""
+        if marker not in MARKERS:
+            raise InvalidMarker()
+        person_id, key = self.person_ref(number)
+        sealed = seal(
+            key,
+            reason.encode(),
+            table="person_marker",
+            column="reason",
+            row_id=f"{person_id}/{marker}",
+        )
+        row = self._repo.marker(person_id, marker)
+        if row is None:
+            self._repo.add(
+                PersonMarker(
+                    person_id=person_id,
+                    marker=marker,
+                    reason_sealed=sealed,
+                    set_by=actor,
+                    set_at=self._clock.now(),
+                )
+            )
+        else:
+            row.reason_sealed, row.set_by, row.set_at = sealed, actor, self._clock.now()
+            self._repo.flush()
+        self._recorder.record(
+            actor=actor,
+            action="registry.marker.set",
+            outcome="ok",
+            subject_key=key,
+            subject_id=person_id,
+            details={"marker": marker},
+        )
+
+    def clear_marker(self, number: str, marker: str, *, actor: str) -> bool:
+        if marker not in MARKERS:
+            raise InvalidMarker()
+        person_id, key = self.person_ref(number)
+        cleared = self._repo.delete_marker(person_id, marker)
+        self._recorder.record(
+            actor=actor,
+            action="registry.marker.clear",
+            outcome="ok" if cleared else "not_set",
+            subject_key=key,
+            subject_id=person_id,
+            details={"marker": marker},
+        )
+        return cleared
 
     # -- look-ups ---------------------------------------------------------------------------
     def find_person_id(self, number: str) -> str | None:

@@ -19,7 +19,7 @@ from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
 from netid.web.errors import error_response, install_error_handlers
 from netid.web.responses import JSONBody
-from netid.web.schemas import ShortText
+from netid.core.fields import ShortText
 
 MAX_BODY_BYTES = 1024 * 1024
 

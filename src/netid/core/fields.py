@@ -1,4 +1,4 @@
-"""Shared request field types for the HTTP edge."""
+"""Request field types shared by every pydantic schema (the HTTP edge and the domain schemas)."""
 
 from __future__ import annotations
 

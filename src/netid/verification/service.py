@@ -1,0 +1,376 @@
+"""The verification use case: policy → number → look-up → consent → quota → answer, and one
+access record (which is the receipt) for every query, answered or refused.
+
+The order matters. Everything that can refuse a query runs before the one write that can
+fail (the quota decrement), so a refusal leaves nothing behind but its own record; after the
+decrement only inserts follow. The caller owns the transaction: :meth:`verify` returns a
+refusal instead of raising it, so the caller commits the refusal's record and then answers
+with the error (no record, no answer — also for refusals).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from netid.audit.service import AccessRecorder, canonical_json
+from netid.billing.service import BillingService
+from netid.consent.service import ConsentService
+from netid.core.clock import Clock, today_in_china
+from netid.core.errors import NetidError
+from netid.core.ids import new_row_id
+from netid.core.text import names_match
+from netid.crypto.pairwise import pairwise_pseudonym
+from netid.crypto.sm3 import sm3
+from netid.documents import parse_document_number
+from netid.faces.schemas import FaceMatcher
+from netid.institutions.schemas import InstitutionView
+from netid.institutions.service import InstitutionService
+from netid.policy.schemas import Catalogue, Decision, VerificationAsk
+from netid.policy.service import decide
+from netid.registry.errors import RecordRejected
+from netid.registry.schemas import normalize_phone
+from netid.registry.service import RegistryService, VerificationSubject
+from netid.verification.errors import ConsentRequired, PolicyDenied, PurposeNotRegistered
+from netid.verification.schemas import (
+    InlineReceipt,
+    VerificationAnswer,
+    VerificationRequest,
+)
+
+AGE_MARKER_YEARS = {"age_over_14": 14, "age_over_16": 16, "age_over_18": 18, "age_over_60": 60}
+
+
+def age_on(birth: dt.date, today: dt.date) -> int:
+    """Completed years; someone born on 29 February comes of age on 1 March in common years
+    (the day after 28 February), as Chinese civil law counts (民法典 §1259 counts whole days)."""
+    years = today.year - birth.year
+    if (today.month, today.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
+def request_hash(request: VerificationRequest, salt: bytes) -> str:
+    """sm3(salt ‖ JCS(request)). The salt goes to the caller only: the logged hash alone
+    cannot confirm a guessed name and number (the numbers have little entropy)."""
+    return "sm3:" + sm3(salt + canonical_json(request.fingerprint_document())).hex()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer, or the refusal to raise once its record is committed."""
+
+    answer: VerificationAnswer | None
+    refusal: NetidError | None
+
+
+@dataclass
+class _Query:
+    institution: InstitutionView
+    request: VerificationRequest
+    record_id: str
+    salt: bytes
+    at: dt.datetime
+
+
+class VerificationService:
+    def __init__(
+        self,
+        *,
+        registry: RegistryService,
+        institutions: InstitutionService,
+        consents: ConsentService,
+        billing: BillingService,
+        recorder: AccessRecorder,
+        catalogue: Catalogue,
+        pairwise_key: bytes,
+        face_matcher: Callable[[], FaceMatcher],
+        clock: Clock,
+        receipt_url: Callable[[str], str],
+    ) -> None:
+        self._registry = registry
+        self._institutions = institutions
+        self._consents = consents
+        self._billing = billing
+        self._recorder = recorder
+        self._catalogue = catalogue
+        self._pairwise_key = pairwise_key
+        self._face_matcher = face_matcher
+        self._clock = clock
+        self._receipt_url = receipt_url
+
+    # -- public -----------------------------------------------------------------------------
+    def institution(self, institution_id: str) -> InstitutionView | NetidError:
+        """The caller, if active; read on every request so a freeze acts at once."""
+        try:
+            return self._institutions.require_active(institution_id)
+        except NetidError as refusal:
+            return refusal
+
+    def verify(self, institution_id: str, request: VerificationRequest) -> Outcome:
+        institution = self.institution(institution_id)
+        if isinstance(institution, NetidError):
+            return self.refuse_inactive_caller(institution_id, request, institution)
+        return self.verify_for(institution, request)
+
+    def verify_for(self, institution: InstitutionView, request: VerificationRequest) -> Outcome:
+        query = _Query(institution, request, new_row_id(), os.urandom(16), self._clock.now())
+        subject: VerificationSubject | None = None
+        try:
+            decision = self._decide(query)
+            parse_document_number(request.subject.document_number, today=self._today())
+            subject = self._registry.unsafe_open_subject(
+                request.subject.document_number, with_phones=request.type == "id3_phone"
+            )
+            matched, reason, extra = self._compare(query, subject)
+            released = self._release(query, decision, subject) if matched and subject else {}
+            self._institutions.consume_quota(institution.id, request.type)
+        except NetidError as refusal:
+            return self._refused(query, refusal, subject)
+        answer = self._answer(query, decision, subject, matched, released, extra)
+        if reason and decision.reveal_mismatch_reason:
+            answer.reason = reason
+        return Outcome(answer=answer, refusal=None)
+
+    def refuse_inactive_caller(
+        self, institution_id: str, request: VerificationRequest, refusal: NetidError
+    ) -> Outcome:
+        """A valid token of an institution that is no longer active (frozen, suspended,
+        revoked): refused, and the refusal recorded like any other. A token of an institution
+        that does not exist at all has nothing to record against."""
+        try:
+            institution = self._institutions.get(institution_id)
+        except NetidError:
+            return Outcome(answer=None, refusal=refusal)
+        query = _Query(institution, request, new_row_id(), os.urandom(16), self._clock.now())
+        return self._refused(query, refusal, None)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _today(self) -> dt.date:
+        return today_in_china(self._clock)
+
+    def _decide(self, query: _Query) -> Decision:
+        request = query.request
+        decision = decide(
+            self._catalogue.policy(query.institution.industry),
+            VerificationAsk(
+                purpose=request.purpose,
+                verification_type=request.type,
+                claims=frozenset(request.claims),
+                age_threshold=request.threshold,
+            ),
+            registered_purposes=frozenset(query.institution.purposes),
+        )
+        if decision.allowed:
+            return decision
+        details: dict[str, Any] = {"reason": decision.reason}
+        if decision.denied_claims:
+            details["claims"] = sorted(decision.denied_claims)
+        if decision.reason == "purpose_not_registered":
+            raise PurposeNotRegistered(details=details)
+        raise PolicyDenied(details=details)
+
+    def _compare(
+        self, query: _Query, subject: VerificationSubject | None
+    ) -> tuple[bool, str | None, dict[str, Any]]:
+        """(matched, reason for a mismatch, type-specific answer fields)."""
+        request = query.request
+        extra: dict[str, Any] = {}
+        if request.type == "face":
+            # Computed before the look-up result is used: a photo without a face is refused
+            # the same way whether or not the number exists.
+            probe = self._face_matcher().template(request.subject.face_image_bytes())
+        if subject is None:
+            return False, "document_not_found", extra
+        if not names_match(request.subject.name, subject.name):
+            return False, "name_mismatch", extra
+        if request.type == "id3_phone":
+            try:
+                phone = normalize_phone(request.subject.phone or "", "subject.phone")
+            except RecordRejected:
+                return False, "phone_mismatch", extra
+            if phone not in subject.phones:
+                return False, "phone_mismatch", extra
+        if request.type == "face":
+            reference = self._registry.load_face_template(
+                subject.person_id,
+                actor=f"institution:{query.institution.code}",
+                purpose=request.purpose,
+            )
+            if reference is None:
+                return False, "face_not_enrolled", extra
+            comparison = self._face_matcher().compare(probe, reference)
+            extra["face_similarity"] = round(comparison.similarity, 3)
+            if not comparison.match:
+                return False, "face_mismatch", extra
+        if request.type == "age_over":
+            assert request.threshold is not None
+            extra["age_over"] = {
+                "threshold": request.threshold,
+                "value": age_on(subject.birth_date, self._today()) >= request.threshold,
+            }
+        if request.type == "status":
+            valid, why = self._document_valid(subject)
+            extra["document_valid"] = valid
+            if not valid:
+                extra["_status_reason"] = why
+        return True, None, extra
+
+    def _document_valid(self, subject: VerificationSubject) -> tuple[bool, str | None]:
+        if subject.status == "deceased":
+            return False, "holder_deceased"
+        doc = subject.document
+        if doc.status != "valid":
+            return False, f"document_{doc.status}"
+        if doc.expires_on is not None and doc.expires_on < self._today():
+            return False, "document_expired"
+        return True, None
+
+    def _release(
+        self, query: _Query, decision: Decision, subject: VerificationSubject
+    ) -> dict[str, str | bool]:
+        """The asked claims' values; those needing separate consent only if it was given."""
+        if decision.consent_required:
+            granted = self._consents.granted_claims(
+                subject.person_id, query.institution.id, query.request.purpose
+            )
+            missing = decision.consent_required - granted
+            if missing:
+                raise ConsentRequired(details={"claims": sorted(missing)})
+        values: dict[str, str | bool] = {}
+        today = self._today()
+        for claim in query.request.claims:
+            if claim in AGE_MARKER_YEARS:
+                values[claim] = age_on(subject.birth_date, today) >= AGE_MARKER_YEARS[claim]
+            elif claim == "name":
+                values[claim] = subject.name
+            elif claim == "document_type":
+                values[claim] = subject.document.type.value
+            elif claim == "document_number":
+                values[claim] = subject.document.number
+            elif claim == "birth_date":
+                values[claim] = subject.birth_date.isoformat()
+            elif claim == "sex":
+                values[claim] = subject.sex
+            elif claim == "nationality":
+                values[claim] = subject.nationality
+        return values
+
+    # -- records ----------------------------------------------------------------------------
+    def _receipt(self, query: _Query, result_class: str, price: int) -> dict[str, Any]:
+        return {
+            "id": query.record_id,
+            "institution_code": query.institution.code,
+            "type": query.request.type,
+            "purpose": query.request.purpose,
+            "time": query.at.isoformat(),
+            "result_class": result_class,
+            "price_fen": price,
+            "currency": "CNY",
+            "request_hash": request_hash(query.request, query.salt),
+        }
+
+    def _record(
+        self,
+        query: _Query,
+        *,
+        result_class: str,
+        price: int,
+        subject: VerificationSubject | None,
+        disclosed: list[str],
+        reason: str | None = None,
+    ) -> InlineReceipt:
+        receipt = self._receipt(query, result_class, price)
+        details: dict[str, Any] = {"receipt": receipt, "claims_disclosed": disclosed}
+        if reason:
+            details["reason"] = reason
+        row = self._recorder.record(
+            record_id=query.record_id,
+            actor=f"institution:{query.institution.code}",
+            action=f"verification.{query.request.type}",
+            outcome=result_class,
+            purpose=query.request.purpose,
+            subject_key=subject.key if subject else None,
+            subject_id=subject.person_id if subject else None,
+            details=details,
+        )
+        self._billing.charge(
+            receipt_id=query.record_id,
+            institution_id=query.institution.id,
+            institution_code=query.institution.code,
+            verification_type=query.request.type,
+            purpose=query.request.purpose,
+            result_class=result_class,
+            price_fen=price,
+            at=query.at,
+        )
+        return InlineReceipt(
+            id=query.record_id,
+            log_index=row.seq,
+            request_hash=receipt["request_hash"],
+            request_salt=query.salt.hex(),
+            price_fen=price,
+            url=self._receipt_url(query.record_id),
+        )
+
+    def _refused(
+        self, query: _Query, refusal: NetidError, subject: VerificationSubject | None
+    ) -> Outcome:
+        receipt = self._record(
+            query,
+            result_class="refused",
+            price=0,
+            subject=subject,
+            disclosed=[],
+            reason=refusal.code,
+        )
+        refusal.details["receipt"] = receipt.model_dump()
+        return Outcome(answer=None, refusal=refusal)
+
+    def _answer(
+        self,
+        query: _Query,
+        decision: Decision,
+        subject: VerificationSubject | None,
+        matched: bool,
+        released: dict[str, str | bool],
+        extra: dict[str, Any],
+    ) -> VerificationAnswer:
+        """The answer. A mismatch carries nothing about the person (not even whether the
+        number exists), but its record names the holder if there is one: people see who
+        tried their number with another name."""
+        result = "match" if matched else "mismatch"
+        price = self._catalogue.price_fen(query.institution.price_plan, query.request.type)
+        receipt = self._record(
+            query,
+            result_class=result,
+            price=price,
+            subject=subject,
+            disclosed=sorted(released),
+            reason=None,
+        )
+        status_reason = extra.pop("_status_reason", None)
+        answer = VerificationAnswer(
+            verification_id=query.record_id,
+            type=query.request.type,
+            result=result,
+            pseudonym=(
+                pairwise_pseudonym(
+                    self._pairwise_key,
+                    sector=query.institution.sector,
+                    subject_id=subject.subject_id,
+                )
+                if matched and subject is not None
+                else None
+            ),
+            markers=sorted(subject.markers) if matched and subject is not None else [],
+            claims=released,
+            receipt=receipt,
+            **extra,
+        )
+        if status_reason and decision.reveal_mismatch_reason:
+            answer.reason = status_reason
+        return answer
