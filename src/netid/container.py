@@ -25,6 +25,7 @@ from netid.core.errors import ConfigurationError
 from netid.crypto.sealing import SealKey
 from netid.db import migrate
 from netid.db.engine import make_engine
+from netid.faces import FaceMatcher, load_face_matcher
 from netid.keys.errors import MasterKeyMissing
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
@@ -195,6 +196,15 @@ class Container:
             recorder=self.recorder(session),
             clock=self.clock,
         )
+
+    @cached_property
+    def _face_matcher(self) -> FaceMatcher:
+        return load_face_matcher()
+
+    def face_matcher(self) -> FaceMatcher:
+        """The face matcher (dlib; models load on first use, once per process), or
+        FaceMatcherUnavailable without the ``face`` extra (not cached: install and retry)."""
+        return self._face_matcher
 
     @contextmanager
     def registry_unit(self) -> Iterator[RegistryService]:
