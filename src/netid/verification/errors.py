@@ -23,6 +23,11 @@ class ConsentRequired(Forbidden):
     default_message = "The person has not given separate consent for these claims."
 
 
+class InstitutionNotApproved(Forbidden):
+    code = "institution_not_active"
+    default_message = "The institution is not approved."
+
+
 class BatchTooLarge(InvalidInput):
     code = "batch_too_large"
     default_message = "A batch holds at most 1000 items."

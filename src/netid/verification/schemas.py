@@ -16,7 +16,7 @@ MAX_BATCH_ITEMS = 1000
 MAX_FACE_IMAGE_BYTES = 512 * 1024
 MAX_FACE_IMAGE_BASE64 = (MAX_FACE_IMAGE_BYTES + 2) // 3 * 4
 
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}\Z")]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 
 
 class Subject(BaseModel):

@@ -34,7 +34,12 @@ from netid.policy.service import decide
 from netid.registry.errors import RecordRejected
 from netid.registry.schemas import normalize_phone
 from netid.registry.service import RegistryService, VerificationSubject
-from netid.verification.errors import ConsentRequired, PolicyDenied, PurposeNotRegistered
+from netid.verification.errors import (
+    ConsentRequired,
+    InstitutionNotApproved,
+    PolicyDenied,
+    PurposeNotRegistered,
+)
 from netid.verification.schemas import (
     InlineReceipt,
     VerificationAnswer,
@@ -67,9 +72,28 @@ class Outcome:
     refusal: NetidError | None
 
 
+@dataclass(frozen=True)
+class _Caller:
+    """An approved institution: the fields a verification uses, all assigned."""
+
+    id: str
+    code: str
+    sector: str
+    price_plan: str
+    industry: str
+    purposes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, view: InstitutionView) -> _Caller:
+        if view.code is None or view.sector is None or view.price_plan is None:
+            # Only approval leaves these unset, and unapproved institutions get no token.
+            raise InstitutionNotApproved()
+        return cls(view.id, view.code, view.sector, view.price_plan, view.industry, view.purposes)
+
+
 @dataclass
 class _Query:
-    institution: InstitutionView
+    institution: _Caller
     request: VerificationRequest
     record_id: str
     salt: bytes
@@ -117,7 +141,7 @@ class VerificationService:
         return self.verify_for(institution, request)
 
     def verify_for(self, institution: InstitutionView, request: VerificationRequest) -> Outcome:
-        query = _Query(institution, request, new_row_id(), os.urandom(16), self._clock.now())
+        query = self._query(institution, request)
         subject: VerificationSubject | None = None
         try:
             decision = self._decide(query)
@@ -145,8 +169,15 @@ class VerificationService:
             institution = self._institutions.get(institution_id)
         except NetidError:
             return Outcome(answer=None, refusal=refusal)
-        query = _Query(institution, request, new_row_id(), os.urandom(16), self._clock.now())
+        if institution.code is None:
+            return Outcome(answer=None, refusal=refusal)
+        query = self._query(institution, request)
         return self._refused(query, refusal, None)
+
+    def _query(self, institution: InstitutionView, request: VerificationRequest) -> _Query:
+        return _Query(
+            _Caller.of(institution), request, new_row_id(), os.urandom(16), self._clock.now()
+        )
 
     # -- steps ------------------------------------------------------------------------------
     def _today(self) -> dt.date:
