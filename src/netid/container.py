@@ -26,6 +26,8 @@ from netid.crypto.sealing import SealKey
 from netid.db import migrate
 from netid.db.engine import make_engine
 from netid.faces import FaceMatcher, load_face_matcher
+from netid.institutions.repository import InstitutionRepository
+from netid.institutions.service import InstitutionService
 from netid.keys.errors import MasterKeyMissing
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
@@ -195,6 +197,15 @@ class Container:
             keyring=self.keyring(),
             recorder=self.recorder(session),
             clock=self.clock,
+        )
+
+    def institutions(self, session: Session) -> InstitutionService:
+        return InstitutionService(
+            repository=InstitutionRepository(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            catalogue=self.catalogue(),
         )
 
     @cached_property
