@@ -13,7 +13,7 @@ from netid.billing.errors import InvalidMonth
 
 CURRENCY: Final = "CNY"
 RESULT_CLASSES: Final = frozenset({"match", "mismatch", "refused", "valid", "invalid"})
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 CSV_COLUMNS: Final = (
     "month",
     "institution_code",
