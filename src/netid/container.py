@@ -27,15 +27,41 @@ from netid.db import migrate
 from netid.db.engine import make_engine
 from netid.faces import FaceMatcher, load_face_matcher
 from netid.institutions.repository import InstitutionRepository
+from netid.institutions.schemas import InstitutionStatus
 from netid.institutions.service import InstitutionService
 from netid.keys.errors import MasterKeyMissing
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
 from netid.keys.service import Keyring, KeyringService
+from netid.oauth.repository import OAuthRepository
+from netid.oauth.schemas import ClientDirectory, RegisteredClient
+from netid.oauth.service import AdminTokenService, TokenService
+from netid.oauth.tokens import mac_keys
 from netid.policy.schemas import Catalogue
 from netid.policy.service import load_catalogue
 from netid.registry.repository import RegistryRepository
 from netid.registry.service import RegistryService
+
+class _InstitutionClients:
+    """The OAuth client directory over the institutions service (siblings meet here)."""
+
+    def __init__(self, institutions: InstitutionService) -> None:
+        self._institutions = institutions
+
+    def lookup(self, client_id: str) -> RegisteredClient | None:
+        found = self._institutions.client_keys(client_id)
+        if found is None:
+            return None
+        view, jwks = found
+        return RegisteredClient(
+            client_id=client_id,
+            institution_id=view.id,
+            institution_code=view.code or "",
+            # Only active institutions get tokens; a pending one has no code yet.
+            active=view.status is InstitutionStatus.ACTIVE and bool(view.code),
+            jwks=jwks,
+        )
+
 
 # How stale a process's view of the keyring may get after another process rotates a key.
 KEYRING_REFRESH_SECONDS = 5.0
@@ -216,6 +242,50 @@ class Container:
         """The face matcher (dlib; models load on first use, once per process), or
         FaceMatcherUnavailable without the ``face`` extra (not cached: install and retry)."""
         return self._face_matcher
+
+    def api_base_url(self) -> str:
+        """The public base URL (issuer, token audience, links in answers)."""
+        return (
+            self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        ).rstrip("/")
+
+    # -- OAuth (netid.oauth; web/auth.py reads these) -------------------------------------
+    def token_endpoint_url(self) -> str:
+        """The ``aud`` a client assertion must name (RFC 7523 §3 item 3)."""
+        return f"{self.api_base_url()}/oauth2/token"
+
+    def api_audience(self) -> str:
+        """The audience institution access tokens are bound to."""
+        return f"{self.api_base_url()}/v1"
+
+    def admin_audience(self) -> str:
+        return f"{self.api_base_url()}/admin"
+
+    def client_directory(self, session: Session) -> ClientDirectory:
+        return _InstitutionClients(self.institutions(session))
+
+    def token_service(self, session: Session) -> TokenService:
+        return TokenService(
+            repository=OAuthRepository(session),
+            directory=self.client_directory(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            token_endpoint=self.token_endpoint_url(),
+            api_audience=self.api_audience(),
+        )
+
+    def admin_tokens(self, session: Session) -> AdminTokenService:
+        return AdminTokenService(
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            audience=self.admin_audience(),
+        )
+
+    def token_mac_keys(self) -> dict[str, bytes]:
+        """Every live token_mac key (cached with the keyring: no query per request)."""
+        return mac_keys(self.keyring())
 
     @contextmanager
     def registry_unit(self) -> Iterator[RegistryService]:

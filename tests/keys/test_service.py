@@ -145,3 +145,18 @@ def test_another_process_rotation_reaches_this_one(container: Container, db: Bac
     with container.transaction() as session:
         container.keyring_service(session).rotate(KeyPurpose.DATA)
     assert cached.keyring().active(KeyPurpose.DATA).key_id == seen  # within its refresh window
+
+
+def test_ensure_all_purposes_adds_only_missing_ones(container: Container, db: Backend) -> None:
+    """A keyring made before ``token_mac`` existed gets it, and nothing else is duplicated."""
+    token_mac = container.keyring().active(KeyPurpose.TOKEN_MAC)
+    with db.engine.begin() as conn:
+        conn.execute(KeyRecord.__table__.delete().where(KeyRecord.key_id == token_mac.key_id))
+    with container.transaction() as session:
+        created = container.keyring_service(session).ensure_all_purposes()
+    assert [k.purpose for k in created] == [KeyPurpose.TOKEN_MAC]
+    assert created[0].algorithm == "hmac-sm3" and created[0].key_id != token_mac.key_id
+    with container.transaction() as session:
+        assert container.keyring_service(session).ensure_all_purposes() == []
+        keys = container.keyring_service(session).list_keys()
+    assert sorted(k.purpose for k in keys) == sorted(KeyPurpose)

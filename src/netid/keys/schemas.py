@@ -15,6 +15,7 @@ class KeyPurpose(StrEnum):
     SM2_SIGNING = "sm2_signing"  # receipts, log checkpoints (GM/T 0003)
     ED25519_SIGNING = "ed25519_signing"  # checkpoint co-signature, credentials
     ES256_SIGNING = "es256_signing"  # OIDC ID tokens
+    TOKEN_MAC = "token_mac"  # HMAC-SM3 over self-contained bearer tokens (netid.oauth.tokens)
 
 
 ALGORITHMS: dict[KeyPurpose, str] = {
@@ -25,6 +26,7 @@ ALGORITHMS: dict[KeyPurpose, str] = {
     KeyPurpose.SM2_SIGNING: "sm2-sm3",
     KeyPurpose.ED25519_SIGNING: "ed25519",
     KeyPurpose.ES256_SIGNING: "es256",
+    KeyPurpose.TOKEN_MAC: "hmac-sm3",
 }
 
 SIGNING_PURPOSES = frozenset(

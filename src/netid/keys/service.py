@@ -121,6 +121,14 @@ class KeyringService:
             raise KeyringAlreadyInitialised()
         return [self._create(purpose) for purpose in KeyPurpose]
 
+    def ensure_all_purposes(self) -> list[KeyInfo]:
+        """Create an active key for every purpose that has none yet (a keyring made before a
+        purpose existed, e.g. ``token_mac``); returns only the keys it created."""
+        present = {
+            record.purpose for record in self._repo.all() if record.state != KeyState.RETIRED
+        }
+        return [self._create(purpose) for purpose in KeyPurpose if purpose.value not in present]
+
     def list_keys(self) -> list[KeyInfo]:
         return [self._info(r) for r in self._repo.all()]
 

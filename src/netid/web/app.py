@@ -17,6 +17,7 @@ from netid.core.clock import today_in_china
 from netid.db.engine import check_database
 from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
+from netid.web import routes_oauth
 from netid.web.errors import error_response, install_error_handlers
 from netid.web.responses import JSONBody
 from netid.core.fields import ShortText
@@ -97,6 +98,8 @@ def create_app(container: Container) -> FastAPI:
         summary="National network identity authentication public service",
     )
     install_error_handlers(app)
+    app.state.container = container  # read by netid.web.auth's dependencies
+    app.include_router(routes_oauth.router(container))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
