@@ -15,9 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from netid.cli.admin import admin_app
 from netid.cli.billing import billing_app, receipts_app
+from netid.cli.client import client_app
+from netid.cli.consent import consent_app, register_marker_commands
 from netid.cli.documents import app as documents_app
 from netid.cli.errors import report_error
+from netid.cli.faces import faces_app
+from netid.cli.institutions import institutions_app
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import today_in_china
@@ -37,8 +42,14 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(registry_app, name="registry")
 app.add_typer(documents_app, name="documents")
 app.add_typer(demo_app, name="demo")
+app.add_typer(consent_app, name="consent")
+app.add_typer(client_app, name="client")
+register_marker_commands(registry_app)
 app.add_typer(billing_app, name="billing")
 app.add_typer(receipts_app, name="receipts")
+app.add_typer(faces_app, name="faces")
+app.add_typer(institutions_app, name="institutions")
+app.add_typer(admin_app, name="admin")
 
 console = Console(stderr=True)
 _container: Container | None = None
@@ -413,6 +424,7 @@ def registry_count() -> None:
 def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int = 2025) -> None:
     """Migrate, create keys if missing, and load a synthetic population if the registry is
     empty (or finish loading it, if an earlier run was interrupted)."""
+    from netid.cli.client import create_demo_institutions, write_demo_people
     from netid.registry.synthetic import write_population
 
     c = container()
@@ -428,9 +440,12 @@ def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int =
             c.keyring_service(session).ensure_all_purposes()  # purposes added since
     with c.transaction(write=False) as session:
         present = c.registry(session).count()
+    institutions = [
+        str(p) for p in create_demo_institutions(c, c.data_path("demo") / "institutions")
+    ]
     loading = c.data_path("demo-population.loading")
     if (present and not loading.exists()) or not people:
-        emit({"people": present, "loaded": 0})
+        emit({"people": present, "loaded": 0, "institutions_created": institutions})
         return
     loading.touch()
     demo_file = c.data_path("demo-population.jsonl")
@@ -438,6 +453,7 @@ def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int =
     summary = _import_with_progress(
         c, demo_file, c.data_path("demo-population.rejected.jsonl"), description="Loading demo"
     )
+    write_demo_people(demo_file, c.data_path("demo") / "people.jsonl")
     demo_file.unlink()
     loading.unlink()
     emit(
@@ -445,6 +461,7 @@ def demo_setup(people: Annotated[int, typer.Option(min=0)] = 10_000, seed: int =
             "people": present + summary.imported,
             "loaded": summary.imported,
             "rejected": summary.rejected,
+            "institutions_created": institutions,
         }
     )
 

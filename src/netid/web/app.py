@@ -14,13 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netid.container import Container
 from netid.core.clock import today_in_china
+from netid.core.fields import ShortText
 from netid.db.engine import check_database
 from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
-from netid.web import routes_oauth
+from netid.web import routes_oauth, routes_verification
 from netid.web.errors import error_response, install_error_handlers
 from netid.web.responses import JSONBody
-from netid.core.fields import ShortText
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -100,6 +100,7 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.state.container = container  # read by netid.web.auth's dependencies
     app.include_router(routes_oauth.router(container))
+    app.include_router(routes_verification.router(container))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -11,15 +11,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netid.core.errors import (
     ConfigurationError,
     Conflict,
+    Forbidden,
     InvalidInput,
     NetidError,
-    Forbidden,
     NotFound,
     TooManyRequests,
     Unauthenticated,
@@ -58,6 +59,31 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. policy_denied.")
+    message: str = Field(description="Human message; never carries personal data.")
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# The error responses of the /v1 API, for OpenAPI.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Invalid input (e.g. invalid_document_number with details.rule)"),
+        (401, "Missing, malformed or expired access token"),
+        (403, "policy_denied, purpose_not_registered, consent_required, institution_frozen, …"),
+        (413, "Body over the limit"),
+        (422, "invalid_request: the body does not match the schema (unknown fields refused)"),
+        (429, "quota_exceeded, with Retry-After and details.reset_at"),
+        (503, "A dependency is unavailable"),
+    )
 }
 
 

@@ -1,0 +1,184 @@
+"""``netid client``: a relying party's view, over plain HTTP (see :mod:`netid.client.rp`), and
+the demo institutions that ``make run`` creates for it.
+
+The demo writes, under the data directory's ``demo/institutions/``, one client file per
+institution (mode 0600: it holds the institution's private key), and ``demo/people.jsonl``: a
+few synthetic people to try, since the demo population itself is sealed in the registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from netid.client.rp import ClientFile, RelyingParty, private_jwk
+from netid.crypto import jose_keys
+
+client_app = typer.Typer(
+    help="Act as a relying party (bank, platform, hotel).", no_args_is_help=True
+)
+
+# name -> (display name, industry, purposes, website). Their USCCs are generated valid codes
+# (GB 32100 check character), not real organisations'.
+DEMO_INSTITUTIONS: dict[str, tuple[str, str, list[str], str]] = {
+    "bank": (
+        "示例商业银行股份有限公司",
+        "banking_finance",
+        ["account_opening", "payment", "loan"],
+        "https://bank.demo.example",
+    ),
+    "platform": (
+        "示例网络科技有限公司",
+        "internet_platform",
+        ["real_name_registration", "age_check", "minor_protection"],
+        "https://platform.demo.example",
+    ),
+    "hotel": (
+        "示例酒店管理有限公司",
+        "hotel_lodging",
+        ["hotel_check_in"],
+        "https://hotel.demo.example",
+    ),
+}
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pending = path.with_name(path.name + ".pending")
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(pending, path)
+
+
+def demo_uscc(slug: str) -> str:
+    from netid.documents import synth
+
+    return synth.uscc(random.Random(f"netid-demo-{slug}"))  # noqa: S311 - demo data, not secret
+
+
+def create_demo_institutions(c: Any, directory: Path) -> list[Path]:
+    """Apply for and approve the three demo institutions (once) and write their client files."""
+    from netid.institutions.schemas import ApplicationIn
+
+    written = []
+    for slug, (name, industry, purposes, website) in DEMO_INSTITUTIONS.items():
+        path = directory / f"{slug}.json"
+        if path.exists():
+            continue
+        key = jose_keys.generate_private_key("ES256")
+        kid = f"{slug}-1"
+        application = ApplicationIn.model_validate(
+            {
+                "name": name,
+                "uscc": demo_uscc(slug),
+                "industry": industry,
+                "purposes": purposes,
+                "location": "domestic",
+                "agreement": {"version": "2026-01", "accepted": True},
+                "website": website,
+                "legal_representative": {
+                    "name": "演示代表",
+                    "phone": "+86 10 0000 0000",
+                    "email": f"legal@{slug}.demo.example",
+                },
+                "contact": {
+                    "name": "演示联系人",
+                    "phone": "+86 10 0000 0001",
+                    "email": f"it@{slug}.demo.example",
+                },
+                "public_jwks": [jose_keys.public_jwk(key, kid)],
+            }
+        )
+        with c.transaction() as session:
+            service = c.institutions(session)
+            pending = service.apply(application, actor=c.operator_actor())
+            approved = service.approve(pending.id, actor=c.operator_actor(), reason="demo")
+        base = c.api_base_url()
+        client = ClientFile(
+            institution_code=approved.code or "",
+            client_id=approved.client_id or "",
+            token_endpoint=f"{base}/oauth2/token",
+            api_base=base,
+            private_jwk=private_jwk(key, kid),
+        )
+        _write_private(path, json.dumps(client.to_json(), indent=2).encode() + b"\n")
+        written.append(path)
+    return written
+
+
+def _image(path: Path | None) -> str | None:
+    return base64.b64encode(path.read_bytes()).decode() if path else None
+
+
+@client_app.command("verify")
+def client_verify(
+    institution: Annotated[Path, typer.Option(help="The institution's client file", exists=True)],
+    document: Annotated[str, typer.Option(help="Document number")],
+    name: Annotated[str, typer.Option(help="Name as on the document")],
+    purpose: Annotated[str, typer.Option(help="Purpose code")],
+    type_: Annotated[
+        str, typer.Option("--type", help="id2, id3_phone, age_over, face, status")
+    ] = "id2",
+    phone: Annotated[str | None, typer.Option(help="For id3_phone")] = None,
+    threshold: Annotated[int | None, typer.Option(help="For age_over")] = None,
+    face_image: Annotated[Path | None, typer.Option(help="For face: a JPEG or PNG")] = None,
+    claims: Annotated[str, typer.Option(help="Comma-separated claims to ask for")] = "",
+    receipt: Annotated[bool, typer.Option(help="Also fetch the signed receipt")] = False,
+) -> None:
+    """Verify someone as the institution would: token, verification, receipt."""
+    from netid.cli.main import emit
+
+    subject: dict[str, Any] = {"document_number": document, "name": name}
+    if phone is not None:
+        subject["phone"] = phone
+    if face_image is not None:
+        subject["face_image"] = _image(face_image)
+    body: dict[str, Any] = {"type": type_, "purpose": purpose, "subject": subject}
+    if threshold is not None:
+        body["threshold"] = threshold
+    if claims:
+        body["claims"] = [c.strip() for c in claims.split(",") if c.strip()]
+    rp = RelyingParty(ClientFile.load(institution))
+    answer = rp.verify(body)
+    out: dict[str, Any] = {"status": answer.status, "answer": answer.body}
+    if receipt and answer.status == 200 and isinstance(answer.body, dict):
+        out["receipt"] = rp.receipt(answer.body["receipt"]["id"]).body
+    emit(out)
+    if answer.status != 200:
+        raise typer.Exit(1)
+
+
+def write_demo_people(population: Path, out: Path, *, count: int = 8) -> None:
+    """A few adults of the synthetic population, in the clear, to try verifications with.
+    Synthetic people only: the file is for the demo and is written private (0600)."""
+    picked = []
+    with population.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["status"] != "active" or record["birth_date"] > "2000-01-01":
+                continue
+            doc = record["documents"][0]
+            if doc["status"] != "valid":
+                continue
+            picked.append(
+                {
+                    "name": record["name"],
+                    "document_number": doc["number"],
+                    "phone": record["phones"][0] if record["phones"] else None,
+                    "birth_date": record["birth_date"],
+                }
+            )
+            if len(picked) == count:
+                break
+    _write_private(
+        out, b"".join(json.dumps(p, ensure_ascii=False).encode() + b"\n" for p in picked)
+    )

@@ -1,0 +1,111 @@
+"""``POST /v1/verifications`` and its batch form.
+
+The handler owns the transaction. A refusal (policy, consent, quota, a frozen institution, a
+malformed number) is returned by the service rather than raised, so that its access record —
+its receipt — commits first; only then is the error answered (no record, no answer).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from netid.container import Container
+from netid.core.errors import Forbidden, NetidError
+from netid.oauth.schemas import AccessClaims
+from netid.verification.schemas import (
+    BatchAnswer,
+    BatchItemError,
+    BatchItemResult,
+    BatchRequest,
+    VerificationAnswer,
+    VerificationRequest,
+)
+from netid.web.auth import institution_token
+from netid.web.errors import ERROR_RESPONSES
+from netid.web.responses import JSONBody
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
+    default_message = "The access token does not grant this API."
+
+
+async def verification_caller(
+    claims: Annotated[AccessClaims, Depends(institution_token)],
+) -> AccessClaims:
+    if "verification" not in claims.scopes:
+        raise InsufficientScope()
+    return claims
+
+
+Caller = Annotated[AccessClaims, Depends(verification_caller)]
+
+
+def router(container: Container) -> APIRouter:
+    api = APIRouter(tags=["verification"])
+
+    @api.post(
+        "/v1/verifications",
+        response_model=VerificationAnswer,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
+    def verify(body: VerificationRequest, caller: Caller) -> JSONBody:
+        """Verify one person: `id2` (name + document number), `id3_phone` (+ phone),
+        `age_over` (+ `threshold`: only yes/no leaves), `face` (+ `subject.face_image`,
+        base64 JPEG/PNG; never the only factor), `status` (is the document valid).
+
+        The answer is `match` or `mismatch` (a mismatch does not say whether the number
+        exists), the person's pairwise pseudonym for this institution, markers, the claims
+        that policy and the person's separate consent allow, and the receipt."""
+        with container.transaction() as session:
+            outcome = container.verification(session).verify(caller.institution_id, body)
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        assert outcome.answer is not None
+        return _json(outcome.answer.model_dump(mode="json", exclude_none=True))
+
+    @api.post(
+        "/v1/verifications/batch",
+        response_model=BatchAnswer,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
+    def verify_batch(body: BatchRequest, caller: Caller) -> JSONBody:
+        """Up to 1000 verifications in one call and one transaction (no `face`). Each item
+        gets its own answer or error, and its own receipt."""
+        with container.transaction() as session:
+            service = container.verification(session)
+            institution = service.institution(caller.institution_id)
+            if isinstance(institution, NetidError):
+                outcome = service.refuse_inactive_caller(
+                    caller.institution_id, body.items[0], institution
+                )
+                results = None
+            else:
+                results = [
+                    _item(index, service.verify_for(institution, item))
+                    for index, item in enumerate(body.items)
+                ]
+        if results is None:
+            assert outcome.refusal is not None
+            raise outcome.refusal
+        return _json(BatchAnswer(results=results).model_dump(mode="json", exclude_none=True))
+
+    return api
+
+
+def _item(index: int, outcome: Any) -> BatchItemResult:
+    if outcome.refusal is not None:
+        error: NetidError = outcome.refusal
+        return BatchItemResult(
+            index=index,
+            error=BatchItemError(code=error.code, message=error.message, details=error.details),
+        )
+    return BatchItemResult(index=index, answer=outcome.answer)
+
+
+def _json(body: dict[str, Any]) -> JSONBody:
+    return JSONBody(body, headers={"Cache-Control": "no-store"})
