@@ -214,9 +214,9 @@ def test_lifecycle_is_audited_with_actor_and_reason(container: Container) -> Non
                 with pytest.raises(refusal) as raised:
                     service.require_active(institution_id)
                 assert raised.value.code == f"institution_{status.value}"
-    with pytest.raises(InvalidTransition) as raised, container.transaction() as session:
+    with pytest.raises(InvalidTransition) as invalid, container.transaction() as session:
         container.institutions(session).reinstate(institution_id, actor="admin:bob", reason="x")
-    assert raised.value.code == "invalid_transition"
+    assert invalid.value.code == "invalid_transition"
 
     entries = records(container)
     assert [e["action"] for e in entries] == [
