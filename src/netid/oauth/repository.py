@@ -20,12 +20,14 @@ class OAuthRepository:
         """Record a jti as used; False if it was used before (or is being used right now).
 
         ``INSERT … ON CONFLICT DO NOTHING`` on both backends: concurrent claims of one jti
-        serialise on the unique index and exactly one inserts; the others see a row count of 0
+        serialise on the unique index and exactly one inserts; the others get no row back,
         without an error that would spoil their transaction (so the refusal can be recorded)."""
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # The Core table and RETURNING, not rowcount: an ORM-enabled INSERT may run as a bulk
+        # "insertmanyvalues" statement whose rowcount is not the number of rows inserted.
         statement = (
-            insert(UsedAssertion)
+            insert(UsedAssertion.__table__)
             .values(
                 id=new_row_id(),
                 client_id=client_id,
@@ -34,9 +36,9 @@ class OAuthRepository:
                 expires_at=expires_at,
             )
             .on_conflict_do_nothing(index_elements=["client_id", "jti_hash"])
+            .returning(UsedAssertion.id)
         )
-        result = self._session.execute(statement)
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return self._session.execute(statement).first() is not None
 
     def purge_expired(self, *, client_id: str, before: dt.datetime) -> None:
         """Forget jtis whose assertions are past acceptance (they fail the ``exp`` check)."""
