@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from netid.core.ids import new_row_id
 from netid.oauth.models import UsedAssertion
+
+
+_USED_ASSERTION = UsedAssertion.__table__
+assert isinstance(_USED_ASSERTION, Table)
 
 
 class OAuthRepository:
@@ -27,7 +31,7 @@ class OAuthRepository:
         # The Core table and RETURNING, not rowcount: an ORM-enabled INSERT may run as a bulk
         # "insertmanyvalues" statement whose rowcount is not the number of rows inserted.
         statement = (
-            insert(UsedAssertion.__table__)
+            insert(_USED_ASSERTION)
             .values(
                 id=new_row_id(),
                 client_id=client_id,
