@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -10,8 +11,7 @@ from netid.core.ids import new_row_id
 from netid.oauth.models import UsedAssertion
 
 
-_USED_ASSERTION = UsedAssertion.__table__
-assert isinstance(_USED_ASSERTION, Table)
+_USED_ASSERTION = cast(Table, UsedAssertion.__table__)
 
 
 class OAuthRepository:
