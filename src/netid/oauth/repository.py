@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from netid.core.ids import new_row_id
 from netid.oauth.models import UsedAssertion
 
-
 _USED_ASSERTION = cast(Table, UsedAssertion.__table__)
 
 
