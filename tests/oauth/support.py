@@ -121,7 +121,9 @@ def assertion(
     **overrides: Any,
 ) -> str:
     head = dict(header) if header is not None else {"alg": institution.alg, "kid": institution.kid}
-    return sign_jwt(head, claims_for(institution, audience, **overrides), key or institution.private)
+    return sign_jwt(
+        head, claims_for(institution, audience, **overrides), key or institution.private
+    )
 
 
 def form(client_assertion: str, **extra: str) -> dict[str, str]:
@@ -137,9 +139,9 @@ def token_records(container: Container) -> list[AccessRecord]:
     with container.transaction(write=False) as session:
         return list(
             session.scalars(
-                select(AccessRecord).where(AccessRecord.action == TOKEN_ACTION).order_by(
-                    AccessRecord.seq
-                )
+                select(AccessRecord)
+                .where(AccessRecord.action == TOKEN_ACTION)
+                .order_by(AccessRecord.seq)
             )
         )
 

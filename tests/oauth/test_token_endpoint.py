@@ -4,11 +4,10 @@ specific reason in its access record, so a test cannot pass because of some othe
 
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,8 +57,8 @@ def app_container(container: Container, db: Backend, directory: Directory) -> Di
 
 
 @pytest.fixture
-def client(app_container: DirectoryContainer) -> Iterator[TestClient]:
-    yield TestClient(create_app(app_container))
+def client(app_container: DirectoryContainer) -> TestClient:
+    return TestClient(create_app(app_container))
 
 
 TOKEN_URL = "https://netid.example/oauth2/token"
@@ -310,7 +309,9 @@ def test_keys_named_by_the_token_are_never_trusted(
     refused_with(client, app_container, data, "untrusted_key_header")
 
 
-def test_malformed_assertions(client: TestClient, app_container: Container, bank: Institution) -> None:
+def test_malformed_assertions(
+    client: TestClient, app_container: Container, bank: Institution
+) -> None:
     good = assertion(bank, TOKEN_URL)
     head, payload, sig = good.split(".")
     for broken in (

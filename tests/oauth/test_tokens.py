@@ -53,7 +53,9 @@ def test_the_mac_is_hmac_sm3_over_the_first_three_segments() -> None:
     assert h.finalize() == b64url_decode(mac)
     decoded = b64url_decode(payload)
     # JCS: sorted keys, no whitespace
-    assert decoded == json.dumps(json.loads(decoded), sort_keys=True, separators=(",", ":")).encode()
+    assert (
+        decoded == json.dumps(json.loads(decoded), sort_keys=True, separators=(",", ":")).encode()
+    )
 
 
 def test_admin_token_known_answer() -> None:
@@ -107,7 +109,9 @@ def test_mint_refuses_bad_parameters() -> None:
     with pytest.raises(ValueError):
         mint_access_token(key_id=KID, secret=SECRET, **{**params, "jti": "short"})
     with pytest.raises(ValueError):
-        mint_admin_token(key_id=KID, secret=SECRET, **{**VECTORS["admin"]["params"], "role": "root"})
+        mint_admin_token(
+            key_id=KID, secret=SECRET, **{**VECTORS["admin"]["params"], "role": "root"}
+        )
 
 
 @pytest.mark.db

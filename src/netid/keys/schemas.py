@@ -15,7 +15,7 @@ class KeyPurpose(StrEnum):
     SM2_SIGNING = "sm2_signing"  # receipts, log checkpoints (GM/T 0003)
     ED25519_SIGNING = "ed25519_signing"  # checkpoint co-signature, credentials
     ES256_SIGNING = "es256_signing"  # OIDC ID tokens
-    TOKEN_MAC = "token_mac"  # HMAC-SM3 over self-contained bearer tokens (netid.oauth.tokens)
+    TOKEN_MAC = "token_mac"  # noqa: S105 (a purpose name) HMAC-SM3 over bearer tokens
 
 
 ALGORITHMS: dict[KeyPurpose, str] = {
