@@ -102,9 +102,10 @@ class InstitutionRepository:
     def try_consume(self, institution_id: str, verification_type: str, month: str, n: int) -> bool:
         """Add ``n`` to this month's usage if it stays within the limit; False otherwise.
 
-        Exact under concurrency on both backends: the usage row is created (if the institution
-        has a quota of that type) with INSERT … ON CONFLICT DO NOTHING, then one conditional
-        UPDATE adds ``n`` only while ``used + n <= monthly_limit``. On PostgreSQL a concurrent
+        Exact under concurrency on both backends: one conditional UPDATE adds ``n`` only while
+        ``used + n <= monthly_limit``; if it matched nothing, the month's usage row is created
+        (if the institution has a quota of that type) with INSERT … ON CONFLICT DO NOTHING and
+        the UPDATE runs again. On PostgreSQL a concurrent
         UPDATE of the same row waits for the other's commit and re-checks its WHERE clause on
         the new row version (READ COMMITTED, "EvalPlanQual"), so no two requests spend the
         same unit; SQLite write transactions are serial. No quota row: nothing is inserted,
@@ -127,13 +128,7 @@ class InstitutionRepository:
             InstitutionQuota.institution_id == institution_id,
             InstitutionQuota.verification_type == verification_type,
         )
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        columns = ["institution_id", "verification_type", "month", "used"]
-        self.session.execute(
-            insert(QuotaUsage).from_select(columns, source).on_conflict_do_nothing()
-        )
-        result = self.session.execute(
+        spend = (
             update(QuotaUsage)
             .where(
                 and_(
@@ -146,4 +141,15 @@ class InstitutionRepository:
             .values(used=QuotaUsage.used + n)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        # Hot path: this month's row exists, one statement. Otherwise create it and try again.
+        if self.session.execute(spend).rowcount:  # type: ignore[attr-defined]
+            return True
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        columns = ["institution_id", "verification_type", "month", "used"]
+        # Retry the UPDATE even when another request created the row first: its creator may
+        # not have spent anything yet (both saw no row at the start of a month).
+        self.session.execute(
+            insert(QuotaUsage).from_select(columns, source).on_conflict_do_nothing()
+        )
+        return bool(self.session.execute(spend).rowcount)  # type: ignore[attr-defined]
