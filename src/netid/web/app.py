@@ -18,7 +18,7 @@ from netid.core.fields import ShortText
 from netid.db.engine import check_database
 from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
-from netid.web import routes_institutions, routes_oauth, routes_verification
+from netid.web import routes_billing, routes_institutions, routes_oauth, routes_verification
 from netid.web.errors import error_response, install_error_handlers
 from netid.web.responses import JSONBody
 
@@ -102,6 +102,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(routes_institutions.router(container))
     app.include_router(routes_oauth.router(container))
     app.include_router(routes_verification.router(container))
+    app.include_router(routes_billing.router(container))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
