@@ -173,3 +173,51 @@ def test_openapi_documents_the_routes(http: TestClient) -> None:
     paths = http.get("/openapi.json").json()["paths"]
     assert "get" in paths["/v1/receipts/{receipt_id}"]
     assert "get" in paths["/v1/statements/{month}"]
+
+
+def test_receipts_and_statement_of_real_verifications(
+    container: Container, http: TestClient, bank: Institution
+) -> None:
+    """End to end through ``POST /v1/verifications``: the answer's receipt is fetched, verified
+    offline, and counted on the statement — the refusal too, at 0."""
+    from netid.core.clock import CHINA_TZ
+    from tests.verification.support import load_people
+
+    people = load_people(container)
+    headers = bank.token(http)
+    subject = {"document_number": people.number("adult"), "name": people.adult["name"]}
+    answered = http.post(
+        "/v1/verifications",
+        json={"type": "id2", "purpose": "account_opening", "subject": subject},
+        headers=headers,
+    )
+    assert answered.status_code == 200, answered.text
+    refused = http.post(
+        "/v1/verifications",
+        json={"type": "id2", "purpose": "hotel_check_in", "subject": subject},
+        headers=headers,
+    )
+    assert refused.status_code in (400, 403), refused.text
+    receipt_ids = [
+        answered.json()["receipt"]["id"],
+        refused.json()["error"]["details"]["receipt"]["id"],
+    ]
+    with container.transaction(write=False) as session:
+        keys = published_sm2_keys(
+            public_key_document(container.keyring_service(session).public_keys())
+        )
+    receipts = []
+    for receipt_id in receipt_ids:
+        response = http.get(f"/v1/receipts/{receipt_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        receipts.append(verify_receipt(response.json(), keys))
+    assert receipts[0]["result_class"] == "match" and receipts[0]["institution_code"] == bank.code
+    assert receipts[0]["log_index"] == answered.json()["receipt"]["log_index"]
+    assert receipts[1]["result_class"] == "refused" and receipts[1]["price_fen"] == 0
+
+    month = dt.datetime.fromisoformat(receipts[0]["time"]).astimezone(CHINA_TZ).strftime("%Y-%m")
+    statement = http.get(f"/v1/statements/{month}", headers=headers).json()
+    counted = {(ln["result_class"], ln["count"], ln["amount_fen"]) for ln in statement["lines"]}
+    assert ("match", 1, receipts[0]["price_fen"]) in counted
+    assert ("refused", 1, 0) in counted
+    assert statement["totals"]["count"] == 2
