@@ -374,6 +374,8 @@ class VerificationService:
         number exists), but its record names the holder if there is one: people see who
         tried their number with another name."""
         result = "match" if matched else "mismatch"
+        if not matched:
+            extra = {}  # not even a face similarity: it would say a template exists
         price = self._catalogue.price_fen(query.institution.price_plan, query.request.type)
         receipt = self._record(
             query,
