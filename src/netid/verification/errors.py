@@ -1,21 +1,9 @@
-"""Refusals of a verification. Each is recorded (with its receipt) before it is returned;
+"""Refusals of a verification (policy refusals are netid.policy's errors). Each is recorded (with its receipt) before it is returned;
 the messages never name the person or echo the request."""
 
 from __future__ import annotations
 
 from netid.core.errors import Forbidden, InvalidInput
-
-
-class PolicyDenied(Forbidden):
-    """The institution's industry policy does not allow this ask (minimum necessary)."""
-
-    code = "policy_denied"
-    default_message = "The policy for this institution does not allow this request."
-
-
-class PurposeNotRegistered(Forbidden):
-    code = "purpose_not_registered"
-    default_message = "This purpose was not registered for this institution."
 
 
 class ConsentRequired(Forbidden):

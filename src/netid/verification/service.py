@@ -30,16 +30,11 @@ from netid.faces.schemas import FaceMatcher
 from netid.institutions.schemas import InstitutionView
 from netid.institutions.service import InstitutionService
 from netid.policy.schemas import Catalogue, Decision, VerificationAsk
-from netid.policy.service import decide
+from netid.policy.service import decide, raise_if_denied
 from netid.registry.errors import RecordRejected
 from netid.registry.schemas import normalize_phone
 from netid.registry.service import RegistryService, VerificationSubject
-from netid.verification.errors import (
-    ConsentRequired,
-    InstitutionNotApproved,
-    PolicyDenied,
-    PurposeNotRegistered,
-)
+from netid.verification.errors import ConsentRequired, InstitutionNotApproved
 from netid.verification.schemas import (
     InlineReceipt,
     VerificationAnswer,
@@ -195,14 +190,8 @@ class VerificationService:
             ),
             registered_purposes=frozenset(query.institution.purposes),
         )
-        if decision.allowed:
-            return decision
-        details: dict[str, Any] = {"reason": decision.reason}
-        if decision.denied_claims:
-            details["claims"] = sorted(decision.denied_claims)
-        if decision.reason == "purpose_not_registered":
-            raise PurposeNotRegistered(details=details)
-        raise PolicyDenied(details=details)
+        raise_if_denied(decision)  # policy_denied / purpose_not_registered, recorded by the caller
+        return decision
 
     def _compare(
         self, query: _Query, subject: VerificationSubject | None
