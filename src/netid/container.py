@@ -20,6 +20,8 @@ from netid.audit.service import AccessRecorder
 from netid.billing.repository import BillingRepository
 from netid.billing.service import BillingService, ReceiptService
 from netid.config import Settings
+from netid.consent.repository import ConsentRepository
+from netid.consent.service import ConsentService
 from netid.core.clock import Clock, SystemClock
 from netid.core.errors import ConfigurationError
 from netid.crypto.sealing import SealKey
@@ -32,6 +34,7 @@ from netid.institutions.service import InstitutionService
 from netid.keys.errors import MasterKeyMissing
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
+from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring, KeyringService
 from netid.oauth.repository import OAuthRepository
 from netid.oauth.schemas import ClientDirectory, RegisteredClient
@@ -41,6 +44,8 @@ from netid.policy.schemas import Catalogue
 from netid.policy.service import load_catalogue
 from netid.registry.repository import RegistryRepository
 from netid.registry.service import RegistryService
+from netid.verification.service import VerificationService
+
 
 class _InstitutionClients:
     """The OAuth client directory over the institutions service (siblings meet here)."""
@@ -234,6 +239,11 @@ class Container:
             catalogue=self.catalogue(),
         )
 
+    def consents(self, session: Session) -> ConsentService:
+        return ConsentService(
+            repository=ConsentRepository(session), recorder=self.recorder(session), clock=self.clock
+        )
+
     @cached_property
     def _face_matcher(self) -> FaceMatcher:
         return load_face_matcher()
@@ -248,6 +258,21 @@ class Container:
         return (
             self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
         ).rstrip("/")
+
+    def verification(self, session: Session) -> VerificationService:
+        base = self.api_base_url()
+        return VerificationService(
+            registry=self.registry(session),
+            institutions=self.institutions(session),
+            consents=self.consents(session),
+            billing=self.billing(session),
+            recorder=self.recorder(session),
+            catalogue=self.catalogue(),
+            pairwise_key=self.keyring().active(KeyPurpose.PAIRWISE).secret,
+            face_matcher=self.face_matcher,
+            clock=self.clock,
+            receipt_url=lambda receipt_id: f"{base}/v1/receipts/{receipt_id}",
+        )
 
     # -- OAuth (netid.oauth; web/auth.py reads these) -------------------------------------
     def token_endpoint_url(self) -> str:

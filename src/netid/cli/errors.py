@@ -21,9 +21,9 @@ from netid.config import Settings
 from netid.core.errors import (
     ConfigurationError,
     Conflict,
+    Forbidden,
     InvalidInput,
     NetidError,
-    Forbidden,
     NotFound,
     TooManyRequests,
     Unauthenticated,
