@@ -1,0 +1,19 @@
+"""The migration history has one head, and the database reports it after an upgrade."""
+
+from __future__ import annotations
+
+import pytest
+
+from netid.db import migrate
+from tests.conftest import Backend
+
+pytestmark = pytest.mark.db
+
+
+def test_one_head() -> None:
+    assert migrate.head_revisions() == {"0006"}
+
+
+def test_upgraded_database_is_at_the_head(db: Backend) -> None:
+    assert migrate.current_revisions(db.engine) == migrate.head_revisions()
+    assert migrate.is_up_to_date(db.engine)
