@@ -96,7 +96,9 @@ def test_no_enrolled_template_is_a_mismatch(
     container: Container, setting: tuple[People, InstitutionView]
 ) -> None:
     people, bank = setting
-    answer = answer_of(ask(container, bank, face(people, jpeg(photo("astronaut.png")), who="minor")))
+    answer = answer_of(
+        ask(container, bank, face(people, jpeg(photo("astronaut.png")), who="minor"))
+    )
     assert answer.result == "mismatch"
 
 
