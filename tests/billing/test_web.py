@@ -10,50 +10,23 @@ import pytest
 from fastapi.testclient import TestClient
 
 from netid.billing.receipts import published_sm2_keys, verify_receipt
-from netid.client.rp import ASSERTION_TYPE, ClientFile, client_assertion, private_jwk
 from netid.container import Container
-from netid.crypto import jose_keys
 from netid.keys.export import public_key_document
 from netid.web.app import create_app
 from tests.billing.factories import verify_and_charge
-from tests.verification.support import ACTOR, approved
+from tests.verification.support import ACTOR, ApprovedInstitution
 
 pytestmark = pytest.mark.db
 
 NOVEMBER = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)
 
 
-class Institution:
+class Institution(ApprovedInstitution):
     def __init__(self, container: Container, industry: str, purposes: list[str]) -> None:
-        key = jose_keys.generate_private_key("ES256")
-        self.view = approved(
-            container,
-            industry=industry,
-            purposes=purposes,
-            jwks=[jose_keys.public_jwk(key, "k1")],
-        )
-        assert self.view.code and self.view.client_id
-        self.code: str = self.view.code
-        self.id: str = self.view.id
-        self.client_file = ClientFile(
-            institution_code=self.view.code,
-            client_id=self.view.client_id,
-            token_endpoint=container.token_endpoint_url(),
-            api_base=container.api_base_url(),
-            private_jwk=private_jwk(key, "k1"),
-        )
+        super().__init__(container, industry, tuple(purposes))
 
-    def token(self, http: TestClient, scope: str | None = None) -> dict[str, str]:
-        form = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": client_assertion(self.client_file),
-        }
-        if scope is not None:
-            form["scope"] = scope
-        response = http.post("/oauth2/token", data=form)
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    def token(self, http: TestClient, scope: str | None = None) -> dict[str, str]:  # type: ignore[override]
+        return self.bearer(http, scope)
 
     def charge(self, container: Container, **kwargs: Any) -> dict[str, Any]:
         return verify_and_charge(container, code=self.code, institution_id=self.id, **kwargs)

@@ -7,7 +7,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from netid.client.rp import ASSERTION_TYPE, ClientFile, client_assertion, private_jwk
 from netid.container import Container
+from netid.crypto import jose_keys
 from netid.institutions.schemas import ApplicationIn, InstitutionView
 from netid.registry.schemas import parse_record
 from tests.institutions.support import application
@@ -61,3 +65,48 @@ def approved(
         service = container.institutions(session)
         pending = service.apply(ApplicationIn.model_validate(body), actor="applicant")
         return service.approve(pending.id, actor=ACTOR, reason="checked", quotas=quotas)
+
+
+class ApprovedInstitution:
+    """An approved institution with its own key, able to fetch real tokens over HTTP."""
+
+    def __init__(
+        self,
+        container: Container,
+        industry: str = "banking_finance",
+        purposes: tuple[str, ...] = ("account_opening", "payment"),
+        quotas: dict[str, int] | None = None,
+    ) -> None:
+        key = jose_keys.generate_private_key("ES256")
+        self.view = approved(
+            container,
+            industry=industry,
+            purposes=list(purposes),
+            quotas=quotas,
+            jwks=[jose_keys.public_jwk(key, "k1")],
+        )
+        assert self.view.code and self.view.client_id
+        self.code: str = self.view.code
+        self.id: str = self.view.id
+        self.client_file = ClientFile(
+            institution_code=self.view.code,
+            client_id=self.view.client_id,
+            token_endpoint=container.token_endpoint_url(),
+            api_base=container.api_base_url(),
+            private_jwk=private_jwk(key, "k1"),
+        )
+
+    def token(self, http: TestClient, scope: str | None = None) -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion(self.client_file),
+        }
+        if scope is not None:
+            form["scope"] = scope
+        response = http.post("/oauth2/token", data=form)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def bearer(self, http: TestClient, scope: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(http, scope)}"}

@@ -10,46 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from netid.client.rp import ASSERTION_TYPE, ClientFile, client_assertion, private_jwk
 from netid.container import Container
-from netid.crypto import jose_keys
-from netid.institutions.schemas import InstitutionView
 from netid.web.app import create_app
-from tests.verification.support import ACTOR, People, approved, load_people
+from tests.verification.support import ACTOR, ApprovedInstitution, People, load_people
 
 pytestmark = pytest.mark.db
-
-
-class Bank:
-    def __init__(self, container: Container, quotas: dict[str, int] | None = None) -> None:
-        key = jose_keys.generate_private_key("ES256")
-        self.view: InstitutionView = approved(
-            container,
-            industry="banking_finance",
-            purposes=["account_opening", "payment"],
-            quotas=quotas,
-            jwks=[jose_keys.public_jwk(key, "k1")],
-        )
-        assert self.view.code and self.view.client_id
-        self.client_file = ClientFile(
-            institution_code=self.view.code,
-            client_id=self.view.client_id,
-            token_endpoint=container.token_endpoint_url(),
-            api_base=container.api_base_url(),
-            private_jwk=private_jwk(key, "k1"),
-        )
-
-    def token(self, http: TestClient) -> str:
-        response = http.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": client_assertion(self.client_file),
-            },
-        )
-        assert response.status_code == 200, response.text
-        return str(response.json()["access_token"])
 
 
 @pytest.fixture
@@ -77,7 +42,7 @@ def post(http: TestClient, token: str, body: Any, path: str = "/v1/verifications
 
 
 def test_verify_over_http(container: Container, http: TestClient, people: People) -> None:
-    bank = Bank(container)
+    bank = ApprovedInstitution(container)
     response = post(http, bank.token(http), body_for(people))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -106,7 +71,7 @@ def test_without_a_valid_token_401(container: Container, http: TestClient, peopl
 def test_bad_input_is_a_4xx_with_a_code_and_writes_nothing(
     container: Container, http: TestClient, people: People
 ) -> None:
-    bank = Bank(container)
+    bank = ApprovedInstitution(container)
     token = bank.token(http)
     cases: list[tuple[Any, int, str]] = [
         (body_for(people, extra=1), 422, "invalid_request"),  # unknown field
@@ -145,7 +110,7 @@ def test_bad_input_is_a_4xx_with_a_code_and_writes_nothing(
 
 
 def test_refusals_over_http(container: Container, http: TestClient, people: People) -> None:
-    bank = Bank(container, quotas={"id2": 1})
+    bank = ApprovedInstitution(container, quotas={"id2": 1})
     token = bank.token(http)
     invalid = post(
         http,
@@ -173,21 +138,21 @@ def test_refusals_over_http(container: Container, http: TestClient, people: Peop
 def test_a_frozen_institution_is_refused_with_its_token_still_valid(
     container: Container, http: TestClient, people: People
 ) -> None:
-    bank = Bank(container)
+    bank = ApprovedInstitution(container)
     token = bank.token(http)
     assert post(http, token, body_for(people)).status_code == 200
     with container.transaction() as session:
-        container.institutions(session).freeze(bank.view.id, actor=ACTOR, reason="anomaly")
+        container.institutions(session).freeze(bank.id, actor=ACTOR, reason="anomaly")
     response = post(http, token, body_for(people))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "institution_frozen"
     with container.transaction() as session:
-        container.institutions(session).unfreeze(bank.view.id, actor=ACTOR, reason="cleared")
+        container.institutions(session).unfreeze(bank.id, actor=ACTOR, reason="cleared")
     assert post(http, token, body_for(people)).status_code == 200
 
 
 def test_batch(container: Container, http: TestClient, people: People) -> None:
-    bank = Bank(container)
+    bank = ApprovedInstitution(container)
     token = bank.token(http)
     items = [
         body_for(people),

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, StringConstraints
 
 
-def _no_lone_surrogates(value: str) -> str:
+def no_lone_surrogates(value: str) -> str:
     # JSON may carry "\ud800"; Python keeps it and fails later when encoding (SEC-46).
     try:
         value.encode("utf-8")
@@ -16,5 +16,5 @@ def _no_lone_surrogates(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_lone_surrogates)]
+Text = Annotated[str, AfterValidator(no_lone_surrogates)]
 ShortText = Annotated[Text, StringConstraints(max_length=256)]

@@ -10,16 +10,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from netid.core.fields import no_lone_surrogates
 from netid.institutions.errors import InvalidTransition
-
-
-def _no_lone_surrogates(value: str) -> str:
-    # JSON may carry "\ud800"; Python keeps it and fails later when encoding.
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("the text contains an unpaired surrogate") from None
-    return value
 
 
 def _no_controls(value: str) -> str:
@@ -28,7 +20,7 @@ def _no_controls(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_lone_surrogates), AfterValidator(_no_controls)]
+Text = Annotated[str, AfterValidator(no_lone_surrogates), AfterValidator(_no_controls)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")]
 
 
