@@ -39,3 +39,11 @@ class InvalidKeyMaterial(CryptoError):
 class SelfTestFailed(CryptoError):
     code = "crypto_self_test_failed"
     default_message = "A cryptographic known-answer self-test failed; refusing to start."
+
+
+class NoteInvalid(CryptoError):
+    """A signed note or checkpoint is malformed, or no trusted key verifies it (C2SP
+    signed-note / tlog-checkpoint). Web routes that accept notes from callers map it to 400."""
+
+    code = "note_invalid"
+    default_message = "The signed note is malformed or carries no valid trusted signature."
