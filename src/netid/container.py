@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from netid.admins.repository import AdminRepository
+from netid.admins.service import AdminService
 from netid.audit.service import AccessRecorder
 from netid.billing.repository import BillingRepository
 from netid.billing.service import BillingService, ReceiptService
@@ -37,9 +39,9 @@ from netid.keys.repository import KeyRepository
 from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring, KeyringService
 from netid.oauth.repository import OAuthRepository
-from netid.oauth.schemas import ClientDirectory, RegisteredClient
+from netid.oauth.schemas import ADMIN_TOKEN_TTL_SECONDS, ClientDirectory, RegisteredClient
 from netid.oauth.service import AdminTokenService, TokenService
-from netid.oauth.tokens import mac_keys
+from netid.oauth.tokens import mac_keys, mint_admin_token
 from netid.policy.schemas import Catalogue
 from netid.policy.service import load_catalogue
 from netid.registry.repository import RegistryRepository
@@ -307,6 +309,32 @@ class Container:
             clock=self.clock,
             audience=self.admin_audience(),
         )
+
+    # -- administrators (netid.admins; web/auth.py require_action reads these) -------------
+    def admins(self, session: Session) -> AdminService:
+        return AdminService(
+            repository=AdminRepository(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            issue_token=self._issue_admin_token,
+        )
+
+    def _issue_admin_token(self, *, actor: str, role: str, jti: str) -> tuple[str, int]:
+        """An administrator bearer token after a password + TOTP login (15 minutes)."""
+        key = self.keyring().active(KeyPurpose.TOKEN_MAC)
+        issued_at = int(self.clock.now().timestamp())
+        token = mint_admin_token(
+            key_id=key.key_id,
+            secret=key.secret,
+            actor=actor,
+            role=role,
+            audience=self.admin_audience(),
+            issued_at=issued_at,
+            ttl=ADMIN_TOKEN_TTL_SECONDS,
+            jti=jti,
+        )
+        return token, issued_at + ADMIN_TOKEN_TTL_SECONDS
 
     def token_mac_keys(self) -> dict[str, bytes]:
         """Every live token_mac key (cached with the keyring: no query per request)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netid.admins import models as admins_models
 from netid.audit import models as audit_models
 from netid.billing import models as billing_models
 from netid.consent import models as consent_models
@@ -13,6 +14,7 @@ from netid.registry import models as registry_models
 
 __all__ = [
     "Base",
+    "admins_models",
     "audit_models",
     "billing_models",
     "consent_models",
