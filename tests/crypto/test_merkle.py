@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -52,6 +53,12 @@ _ORACLE_HASH: dict[str, Callable[[bytes], bytes]] = {"sm3": _gmalg_sm3, "sha256"
 
 def _oracle_mth(name: str, leaf_hashes: Sequence[bytes]) -> bytes:
     """MTH of RFC 9162 §2.1.1, literally, over already-hashed leaves."""
+    return _oracle_mth_cached(name, tuple(leaf_hashes))
+
+
+@functools.cache
+def _oracle_mth_cached(name: str, leaf_hashes: tuple[bytes, ...]) -> bytes:
+    # Memoised only because the pure-Python SM3 oracle is slow; the definition is unchanged.
     h = _ORACLE_HASH[name]
     n = len(leaf_hashes)
     if n == 0:
@@ -61,7 +68,11 @@ def _oracle_mth(name: str, leaf_hashes: Sequence[bytes]) -> bytes:
     k = 1
     while k * 2 < n:
         k *= 2
-    return h(b"\x01" + _oracle_mth(name, leaf_hashes[:k]) + _oracle_mth(name, leaf_hashes[k:]))
+    return h(
+        b"\x01"
+        + _oracle_mth_cached(name, leaf_hashes[:k])
+        + _oracle_mth_cached(name, leaf_hashes[k:])
+    )
 
 
 def _oracle_path(name: str, m: int, leaves: Sequence[bytes]) -> list[bytes]:
@@ -502,3 +513,29 @@ def test_verifiers_reject_malformed_input_without_raising() -> None:
     assert not verify_consistency(h, 0, 1, [], h.empty(), leaf)
     assert not verify_consistency(h, 2, 1, [leaf], leaf, leaf)
     assert not verify_consistency(h, 1, 2, [b"short"], leaf, leaf)
+
+
+@pytest.mark.parametrize("name", HASHES)
+def test_a_subtree_root_is_not_accepted_as_a_bigger_trees_root(name: str) -> None:
+    """The final ``sn == 0`` checks of §2.1.3.2 step 5 and §2.1.4.2 step 7: a truncated proof
+    that ends on an inner node must not pass for the tree size claimed."""
+    h = TreeHasher(name)
+    leaf_hashes = _leaves(h, 16, seed=6)
+    l0, l1 = leaf_hashes[0], leaf_hashes[1]
+    pair = h.node(l0, l1)
+    assert verify_inclusion(h, 0, 2, l0, [l1], pair)
+    assert verify_consistency(h, 1, 2, [l1], l0, pair)
+    for size in (3, 4, 8, 16):
+        assert not verify_inclusion(h, 0, size, l0, [l1], pair)
+        assert not verify_consistency(h, 1, size, [l1], l0, pair)
+    # Generally: every proper prefix of a proof, with the inner node it reaches as "root".
+    for n in range(2, 17):
+        perfect = _perfect_from(name, leaf_hashes[:n])
+        for m in range(n):
+            proof = inclusion_proof(h, m, n, perfect)
+            for cut in range(1, len(proof)):
+                level = cut  # the prefix climbs `cut` levels inside a perfect subtree
+                index = m >> level
+                if (index + 1) << level <= n:
+                    inner = perfect(level, index)
+                    assert not verify_inclusion(h, m, n, leaf_hashes[m], proof[:cut], inner)

@@ -299,6 +299,19 @@ def sign_note(text: str, signers: Sequence[NoteSigner]) -> str:
 def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> tuple[str, list[str]]:
     """Verify a signed note: ``(text, names of the verifiers whose signature verified)``.
 
+    A name appears once per key that verified, so a log signing with both its Ed25519 and its
+    SM2 key under one name gives that name twice; use :func:`open_note_verifiers` to learn
+    which keys verified.
+    """
+    text, verified = open_note_verifiers(note, verifiers)
+    return text, [v.name for v in verified]
+
+
+def open_note_verifiers(
+    note: str, verifiers: Sequence[NoteVerifier]
+) -> tuple[str, list[NoteVerifier]]:
+    """Like :func:`open_note`, returning the verifier objects that verified, in note order.
+
     Following signed-note §Signatures and Go's sumdb/note ``Open``: signatures from unknown
     keys (no verifier with that name *and* key ID) are ignored; a known key whose signature
     does not verify rejects the whole note; repeated signatures by one key count once; more
@@ -316,7 +329,7 @@ def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> tuple[str, list[s
     known: dict[tuple[str, bytes], list[NoteVerifier]] = {}
     for v in verifiers:
         known.setdefault((v.name, v.key_id), []).append(v)
-    verified: list[str] = []
+    verified: list[NoteVerifier] = []
     seen: set[tuple[str, bytes]] = set()
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
@@ -339,7 +352,7 @@ def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> tuple[str, list[s
         seen.add((name, kid))
         if not candidates[0].verify(text, signature):
             raise NoteInvalid("A signature from a trusted key does not verify.")
-        verified.append(name)
+        verified.append(candidates[0])
     if not verified:
         raise NoteInvalid("No trusted key signed this note.")
     return text, verified
@@ -363,8 +376,8 @@ def checkpoint_body(origin: str, size: int, root: bytes) -> str:
     """``origin\\nsize\\nbase64(root)\\n`` (c2sp.org/tlog-checkpoint). ValueError if malformed."""
     if not _valid_origin(origin):
         raise ValueError("a checkpoint origin is non-empty with no spaces, '+' or controls")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ValueError("a tree size is a non-negative integer")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 1 << 64:
+        raise ValueError("a tree size is a non-negative integer below 2**64")
     if not isinstance(root, bytes) or len(root) != HASH_SIZE:
         raise ValueError("a root hash is 32 bytes")
     return f"{origin}\n{size}\n{base64.b64encode(root).decode('ascii')}\n"
