@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     port: int = 8000
     # The industry-policy catalogue (netid.policy); unset = the one shipped in the package.
     policy_catalogue: Path | None = None
+    # The monitoring rules (netid.monitoring); unset = the ones shipped in the package.
+    monitoring_rules: Path | None = None
+    # Prefix of every Redis key (deployments and test runs sharing one Redis stay apart).
+    redis_prefix: str = "netid:"
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
+from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +26,7 @@ from netid.config import Settings
 from netid.consent.repository import ConsentRepository
 from netid.consent.service import ConsentService
 from netid.core.clock import Clock, SystemClock
-from netid.core.errors import ConfigurationError
+from netid.core.errors import ConfigurationError, Forbidden
 from netid.crypto.sealing import SealKey
 from netid.db import migrate
 from netid.db.engine import make_engine
@@ -38,6 +39,11 @@ from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
 from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring, KeyringService
+from netid.monitoring.counters import CounterStore, DatabaseCounterStore, RedisCounterStore
+from netid.monitoring.repository import MonitoringRepository
+from netid.monitoring.rules import load_rules
+from netid.monitoring.schemas import RuleSet
+from netid.monitoring.service import MonitoringService
 from netid.oauth.repository import OAuthRepository
 from netid.oauth.schemas import ADMIN_TOKEN_TTL_SECONDS, ClientDirectory, RegisteredClient
 from netid.oauth.service import AdminTokenService, TokenService
@@ -68,6 +74,21 @@ class _InstitutionClients:
             active=view.status is InstitutionStatus.ACTIVE and bool(view.code),
             jwks=jwks,
         )
+
+
+class _InstitutionFreezer:
+    """Monitoring's freezer over the institutions service (siblings meet here)."""
+
+    def __init__(self, institutions: InstitutionService) -> None:
+        self._institutions = institutions
+
+    def freeze_if_active(self, institution_id: str, *, actor: str, reason: str) -> bool:
+        try:
+            self._institutions.require_active(institution_id)  # a fresh read, not a cache
+        except Forbidden:
+            return False  # frozen already (or suspended, revoked): nothing to do
+        self._institutions.freeze(institution_id, actor=actor, reason=reason)
+        return True
 
 
 # How stale a process's view of the keyring may get after another process rotates a key.
@@ -261,9 +282,46 @@ class Container:
             self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
         ).rstrip("/")
 
+    # -- monitoring (netid.monitoring) -----------------------------------------------------
+    @cached_property
+    def _monitoring_rules(self) -> RuleSet:
+        return load_rules(self.settings.monitoring_rules, industries=self.catalogue().industries)
+
+    def monitoring_rules(self) -> RuleSet:
+        """The monitoring rules (``NETID_MONITORING_RULES`` or the shipped file), loaded once
+        per container; a broken file raises RulesInvalid."""
+        return self._monitoring_rules
+
+    @cached_property
+    def _redis(self) -> Redis | None:
+        if not self.settings.redis_url:
+            return None
+        # Short timeouts: a verification waits at most this long before failing closed.
+        return Redis.from_url(
+            self.settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+
+    def counters(self, session: Session) -> CounterStore:
+        """Redis when ``NETID_REDIS_URL`` is set, else the database (in this session)."""
+        if self._redis is not None:
+            return RedisCounterStore(self._redis, prefix=self.settings.redis_prefix)
+        return DatabaseCounterStore(MonitoringRepository(session))
+
+    def monitoring(self, session: Session) -> MonitoringService:
+        return MonitoringService(
+            repository=MonitoringRepository(session),
+            counters=self.counters(session),
+            rules=self.monitoring_rules(),
+            freezer=_InstitutionFreezer(self.institutions(session)),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+        )
+
     def verification(self, session: Session) -> VerificationService:
         base = self.api_base_url()
         return VerificationService(
+            monitor=self.monitoring(session),
             registry=self.registry(session),
             institutions=self.institutions(session),
             consents=self.consents(session),

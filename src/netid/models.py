@@ -9,6 +9,7 @@ from netid.consent import models as consent_models
 from netid.db.base import Base
 from netid.institutions import models as institutions_models
 from netid.keys import models as keys_models
+from netid.monitoring import models as monitoring_models
 from netid.oauth import models as oauth_models
 from netid.registry import models as registry_models
 
@@ -20,6 +21,7 @@ __all__ = [
     "consent_models",
     "institutions_models",
     "keys_models",
+    "monitoring_models",
     "oauth_models",
     "registry_models",
 ]

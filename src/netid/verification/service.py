@@ -1,6 +1,9 @@
 """The verification use case: policy → number → look-up → consent → quota → answer, and one
 access record (which is the receipt) for every query, answered or refused.
 
+Monitoring (issue 4 §3) counts each query after the number parse and before the look-up, and
+its outcome after the comparison; a freezing rule refuses the query like any other refusal.
+
 The order matters. Everything that can refuse a query runs before the one write that can
 fail (the quota decrement), so a refusal leaves nothing behind but its own record; after the
 decrement only inserts follow. The caller owns the transaction: :meth:`verify` returns a
@@ -25,10 +28,11 @@ from netid.core.ids import new_row_id
 from netid.core.text import names_match
 from netid.crypto.pairwise import pairwise_pseudonym
 from netid.crypto.sm3 import sm3
-from netid.documents import parse_document_number
+from netid.documents import DocumentCheck, parse_document_number
 from netid.faces.schemas import FaceMatcher
 from netid.institutions.schemas import InstitutionView
 from netid.institutions.service import InstitutionService
+from netid.monitoring.service import MonitoredQuery, MonitoringService
 from netid.policy.schemas import Catalogue, Decision, VerificationAsk
 from netid.policy.service import decide, raise_if_denied
 from netid.registry.errors import RecordRejected
@@ -109,6 +113,7 @@ class VerificationService:
         face_matcher: Callable[[], FaceMatcher],
         clock: Clock,
         receipt_url: Callable[[str], str],
+        monitor: MonitoringService,
     ) -> None:
         self._registry = registry
         self._institutions = institutions
@@ -120,6 +125,7 @@ class VerificationService:
         self._face_matcher = face_matcher
         self._clock = clock
         self._receipt_url = receipt_url
+        self._monitor = monitor
 
     # -- public -----------------------------------------------------------------------------
     def institution(self, institution_id: str) -> InstitutionView | NetidError:
@@ -140,11 +146,15 @@ class VerificationService:
         subject: VerificationSubject | None = None
         try:
             decision = self._decide(query)
-            parse_document_number(request.subject.document_number, today=self._today())
+            number = parse_document_number(request.subject.document_number, today=self._today())
+            # Counted before it is answered; a freezing rule refuses it (issue 4 §3).
+            monitored = self._monitored(query, number)
+            self._monitor.admit(monitored)
             subject = self._registry.unsafe_open_subject(
                 request.subject.document_number, with_phones=request.type == "id3_phone"
             )
             matched, reason, extra = self._compare(query, subject)
+            self._monitor.conclude(monitored, matched=matched)
             released = self._release(query, decision, subject) if matched and subject else {}
             self._institutions.consume_quota(institution.id, request.type)
         except NetidError as refusal:
@@ -177,6 +187,19 @@ class VerificationService:
     # -- steps ------------------------------------------------------------------------------
     def _today(self) -> dt.date:
         return today_in_china(self._clock)
+
+    def _monitored(self, query: _Query, number: DocumentCheck) -> MonitoredQuery:
+        assert number.type is not None  # parsed: valid
+        assert number.normalized is not None
+        return self._monitor.query(
+            institution_id=query.institution.id,
+            institution_code=query.institution.code,
+            industry=query.institution.industry,
+            verification_id=query.record_id,
+            doc_type=number.type,
+            normalized=number.normalized,
+            at=query.at,
+        )
 
     def _decide(self, query: _Query) -> Decision:
         request = query.request
