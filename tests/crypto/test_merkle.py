@@ -539,3 +539,12 @@ def test_a_subtree_root_is_not_accepted_as_a_bigger_trees_root(name: str) -> Non
                 if (index + 1) << level <= n:
                     inner = perfect(level, index)
                     assert not verify_inclusion(h, m, n, leaf_hashes[m], proof[:cut], inner)
+
+
+def test_root_streams_an_iterable_and_checks_leaf_sizes() -> None:
+    hasher = TreeHasher("sm3")
+    leaf_hashes = _leaves(hasher, 37, seed=7)
+    assert root(hasher, iter(leaf_hashes)) == _oracle_mth("sm3", leaf_hashes)
+    assert root(hasher, (h for h in leaf_hashes[:1])) == leaf_hashes[0]
+    with pytest.raises(ValueError, match="leaf hash"):
+        root(hasher, [leaf_hashes[0], b"short"])
