@@ -225,6 +225,7 @@ def test_range_hash_equals_mth_on_every_recursion_range(name: str) -> None:
         for start, end in _recursion_ranges(n):
             got = range_hash(hasher, start, end, perfect)
             assert got == _oracle_mth(name, leaf_hashes[start:end]), (n, start, end)
+            assert got == root(hasher, leaf_hashes[start:end])
             # Aligned ranges cost one callback per set bit of the size.
             assert len(range_nodes(start, end)) == (end - start).bit_count()
             checked += 1
