@@ -404,3 +404,24 @@ def test_checkpoint_body_round_trips(size: int, root_hash: bytes) -> None:
     assert parse_checkpoint(checkpoint_body("o.example/log", size, root_hash)) == Checkpoint(
         "o.example/log", size, root_hash
     )
+
+
+def test_sm2_verifier_key_manglings_are_refused() -> None:
+    vkey = CP["sm2_vkey"]
+    assert parse_verifier_key(vkey).verifier_key_line() == vkey
+    for i in range(len(vkey)):
+        mangled = vkey[:i] + chr(ord(vkey[i]) + 1) + vkey[i + 1 :]
+        with pytest.raises(InvalidKeyMaterial):
+            parse_verifier_key(mangled)
+    # An off-curve point with a correctly recomputed key ID is refused by point validation.
+    name = CP["origin"]
+    typed = base64.b64decode(vkey.split("+", 2)[2])
+    off_curve = typed[:-1] + bytes([typed[-1] ^ 1])
+    forged = f"{name}+{key_id(name, off_curve).hex()}+{base64.b64encode(off_curve).decode()}"
+    with pytest.raises(InvalidKeyMaterial, match="not a point"):
+        parse_verifier_key(forged)
+    # The identifier is part of the type: another 0xff algorithm name is not SM2.
+    other = b"\xffsm2-sm4" + typed[len(b"\xffsm2-sm3") :]
+    forged = f"{name}+{key_id(name, other).hex()}+{base64.b64encode(other).decode()}"
+    with pytest.raises(InvalidKeyMaterial, match="not supported"):
+        parse_verifier_key(forged)
