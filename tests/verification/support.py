@@ -109,4 +109,4 @@ class ApprovedInstitution:
         return str(response.json()["access_token"])
 
     def bearer(self, http: TestClient, scope: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(http, scope)}"}
+        return {"Authorization": f"Bearer {ApprovedInstitution.token(self, http, scope)}"}
