@@ -23,6 +23,7 @@ from netid.cli.documents import app as documents_app
 from netid.cli.errors import report_error
 from netid.cli.faces import faces_app
 from netid.cli.institutions import institutions_app
+from netid.cli.monitoring import monitoring_app
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import today_in_china
@@ -50,6 +51,7 @@ app.add_typer(receipts_app, name="receipts")
 app.add_typer(faces_app, name="faces")
 app.add_typer(institutions_app, name="institutions")
 app.add_typer(admin_app, name="admin")
+app.add_typer(monitoring_app, name="monitoring")
 
 console = Console(stderr=True)
 _container: Container | None = None

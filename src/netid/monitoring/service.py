@@ -345,6 +345,10 @@ class MonitoringService:
         )
         return [_alert_view(r) for r in rows]
 
+    def alert(self, alert_id: str) -> AlertView | None:
+        row = self._repo.alert(alert_id)
+        return _alert_view(row) if row is not None else None
+
     def resolve(self, alert_id: str, *, actor: str, reason: str) -> AlertView:
         """Close an alert with a reason. Resolving the alert of a rule that freezes clears the
         institution's counters, so that an unfreeze that follows starts from empty windows."""
