@@ -46,7 +46,7 @@ from netid.monitoring.schemas import RuleSet
 from netid.monitoring.service import MonitoringService
 from netid.oauth.repository import OAuthRepository
 from netid.oauth.schemas import ADMIN_TOKEN_TTL_SECONDS, ClientDirectory, RegisteredClient
-from netid.oauth.service import AdminTokenService, TokenService
+from netid.oauth.service import TokenService
 from netid.oauth.tokens import mac_keys, mint_admin_token
 from netid.policy.schemas import Catalogue
 from netid.policy.service import load_catalogue
@@ -358,14 +358,6 @@ class Container:
             clock=self.clock,
             token_endpoint=self.token_endpoint_url(),
             api_audience=self.api_audience(),
-        )
-
-    def admin_tokens(self, session: Session) -> AdminTokenService:
-        return AdminTokenService(
-            keyring=self.keyring(),
-            recorder=self.recorder(session),
-            clock=self.clock,
-            audience=self.admin_audience(),
         )
 
     # -- administrators (netid.admins; web/auth.py require_action reads these) -------------

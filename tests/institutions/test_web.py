@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from netid.container import Container
 from netid.institutions.codes import institution_code_valid
 from netid.web.app import create_app
+from tests.admins import support
 from tests.institutions.support import REP_NAME, application
 
 pytestmark = pytest.mark.db
@@ -23,11 +24,8 @@ def client(container: Container) -> TestClient:
 
 
 def admin_headers(container: Container, role: str = "security_admin") -> dict[str, str]:
-    with container.transaction() as session:
-        token, _ = container.admin_tokens(session).mint(
-            actor="admin:carol", role=role, minted_by="operator:test"
-        )
-    return {"Authorization": f"Bearer {token}"}
+    """A new administrator of ``role``, logged in with password + TOTP."""
+    return support.admin_headers(container, role)
 
 
 def submit(client: TestClient, **overrides: Any) -> str:
@@ -40,7 +38,8 @@ def submit(client: TestClient, **overrides: Any) -> str:
 
 def test_apply_and_the_admin_lifecycle(client: TestClient, container: Container) -> None:
     institution_id = submit(client)
-    admin = admin_headers(container)
+    account, secret = support.create_admin(container, "security_admin")
+    admin = {"Authorization": f"Bearer {support.login(container, account, secret)}"}
     listed = client.get(BASE, params={"status": "pending"}, headers=admin)
     assert listed.status_code == 200 and [i["id"] for i in listed.json()] == [institution_id]
     assert REP_NAME not in listed.text
@@ -63,7 +62,7 @@ def test_apply_and_the_admin_lifecycle(client: TestClient, container: Container)
 
     detail = client.get(f"{BASE}/{institution_id}", headers=admin).json()
     assert [h["to"] for h in detail["history"]] == ["pending", "active", "frozen"]
-    assert detail["history"][2]["actor"] == "admin:carol"
+    assert detail["history"][2]["actor"] == f"admin:{account.id}"
     assert {q["verification_type"]: q["limit"] for q in detail["quotas"]}["id2"] == 3
 
 

@@ -1,23 +1,21 @@
-"""The auth dependencies on the real app: institution bearer tokens and interim admin tokens.
-Probe routes are added to the app create_app builds; everything else is real (keyring, MAC)."""
+"""The auth dependencies on the real app: institution bearer tokens and administrator tokens
+(from a real password + TOTP login). Probe routes are added to the app create_app builds;
+everything else is real (keyring, MAC, database)."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-from typer.testing import CliRunner
 
-from netid.audit.models import AccessRecord
 from netid.container import Container
 from netid.keys.schemas import KeyPurpose
 from netid.oauth.tokens import mint_access_token, mint_admin_token
 from netid.web.app import create_app
 from netid.web.auth import AccessClaims, AdminPrincipal, institution_token, require_admin
+from tests.admins import support
 
 pytestmark = pytest.mark.db
 
@@ -60,7 +58,8 @@ def access_token(container: Container, *, audience: str | None = None, **over: i
     )
 
 
-def admin_token(container: Container, role: str, audience: str | None = None) -> str:
+def minted_admin_token(container: Container, role: str, audience: str | None = None) -> str:
+    """An admin token with a valid MAC but no account or session behind it."""
     key = container.keyring().active(KeyPurpose.TOKEN_MAC)
     return mint_admin_token(
         key_id=key.key_id,
@@ -100,7 +99,7 @@ def test_bad_institution_tokens_all_look_the_same(client: TestClient, container:
         bearer(good[:-3] + "AAA"),
         bearer(access_token(container, issued_at=now - 700)),  # expired
         bearer(access_token(container, audience="https://elsewhere.example/v1")),
-        bearer(admin_token(container, "security_admin")),  # right MAC, wrong kind
+        bearer(minted_admin_token(container, "security_admin")),  # right MAC, wrong kind
         bearer("nat1.x.y.z"),
     ]
     bodies = set()
@@ -114,19 +113,23 @@ def test_bad_institution_tokens_all_look_the_same(client: TestClient, container:
 
 
 def test_admin_roles(client: TestClient, container: Container) -> None:
-    response = client.get("/v1/admin/_probe", headers=bearer(admin_token(container, "audit_admin")))
+    account, secret = support.create_admin(container, "audit_admin")
+    token = support.login(container, account, secret)
+    response = client.get("/v1/admin/_probe", headers=bearer(token))
     assert response.status_code == 200
-    assert response.json() == {"actor": "admin:alice", "role": "audit_admin"}
+    assert response.json() == {"actor": f"admin:{account.id}", "role": "audit_admin"}
     response = client.get(
-        "/v1/admin/_probe", headers=bearer(admin_token(container, "system_admin"))
+        "/v1/admin/_probe", headers=bearer(support.admin_token(container, "system_admin"))
     )
     assert response.status_code == 403 and response.json()["error"]["code"] == "insufficient_role"
-    # an institution token or an admin token for another audience is no admin token
-    for token in (
+    # an institution token, an admin token for another audience, and a well-MACed admin token
+    # with no account or session behind it are no admin tokens
+    for other in (
         access_token(container),
-        admin_token(container, "security_admin", audience="https://elsewhere.example/admin"),
+        minted_admin_token(container, "security_admin", audience="https://elsewhere.example/admin"),
+        minted_admin_token(container, "security_admin"),
     ):
-        assert client.get("/v1/admin/_probe", headers=bearer(token)).status_code == 401
+        assert client.get("/v1/admin/_probe", headers=bearer(other)).status_code == 401
 
 
 def test_require_admin_refuses_unknown_roles() -> None:
@@ -134,30 +137,3 @@ def test_require_admin_refuses_unknown_roles() -> None:
         require_admin("root")
     with pytest.raises(ValueError):
         require_admin()
-
-
-def test_cli_admin_token_is_accepted_and_recorded(
-    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import netid.cli.main as cli
-
-    monkeypatch.setattr(cli, "_container", container)
-    result = CliRunner().invoke(
-        cli.app, ["admin", "token", "--role", "security_admin", "--actor", "bob", "--ttl", "120"]
-    )
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
-    assert out["role"] == "security_admin" and out["actor"] == "admin:bob"
-    assert out["expires_in"] == 120
-    response = client.get("/v1/admin/_probe", headers=bearer(out["access_token"]))
-    assert response.json() == {"actor": "admin:bob", "role": "security_admin"}
-    with container.transaction(write=False) as session:
-        (record,) = session.scalars(
-            select(AccessRecord).where(AccessRecord.action == "admin.token")
-        ).all()
-    assert record.actor.startswith("operator:") and record.outcome == "issued"
-    assert out["access_token"] not in record.canonical.decode()
-    raw = CliRunner().invoke(cli.app, ["admin", "token", "--role", "reviewer", "--raw"])
-    assert raw.exit_code == 0 and raw.stdout.strip().startswith("nat1.")
-    bad = CliRunner().invoke(cli.app, ["admin", "token", "--role", "root"])
-    assert bad.exit_code != 0

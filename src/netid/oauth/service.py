@@ -1,4 +1,5 @@
-"""Use cases: the client-credentials token endpoint and interim administrator tokens.
+"""Use cases: the client-credentials token endpoint (administrator tokens come from the
+password + TOTP login, :mod:`netid.admins`).
 
 Client side, in Python with joserfc (any JOSE library does; the assertion is RFC 7523 §3)::
 
@@ -51,12 +52,9 @@ from netid.oauth.errors import (
 from netid.oauth.repository import OAuthRepository
 from netid.oauth.schemas import (
     ACCESS_TOKEN_TTL_SECONDS,
-    ADMIN_ROLES,
-    ADMIN_TOKEN_TTL_SECONDS,
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
     CLOCK_SKEW_SECONDS,
     GRANT_TYPE_CLIENT_CREDENTIALS,
-    MAX_ADMIN_TOKEN_TTL_SECONDS,
     SCOPES,
     AccessClaims,
     ClientDirectory,
@@ -64,12 +62,11 @@ from netid.oauth.schemas import (
     RegisteredClient,
     TokenRequest,
 )
-from netid.oauth.tokens import mint_access_token, mint_admin_token
+from netid.oauth.tokens import mint_access_token
 
 TokenRefusal: TypeAlias = InvalidClient | OAuthRequestError
 
 TOKEN_ACTION = "oauth.token"  # noqa: S105 (an action name)
-ADMIN_TOKEN_ACTION = "admin.token"  # noqa: S105
 
 
 def institution_actor(code: str) -> str:
@@ -207,46 +204,3 @@ class TokenService:
             outcome=outcome,
             details={"client_id": client.client_id, **details},
         )
-
-
-class AdminTokenService:
-    """Interim administrator bearer tokens (until issue 4): minted by an operator at the CLI."""
-
-    def __init__(
-        self, *, keyring: Keyring, recorder: AccessRecorder, clock: Clock, audience: str
-    ) -> None:
-        self._keyring = keyring
-        self._recorder = recorder
-        self._clock = clock
-        self._audience = audience
-
-    def mint(
-        self, *, actor: str, role: str, minted_by: str, ttl: int = ADMIN_TOKEN_TTL_SECONDS
-    ) -> tuple[str, int]:
-        """(token, expires_at). The minting is recorded (never the token)."""
-        if role not in ADMIN_ROLES:
-            raise InvalidRequest("Unknown administrator role.", details={"roles": ADMIN_ROLES})
-        if not 0 < ttl <= MAX_ADMIN_TOKEN_TTL_SECONDS:
-            raise InvalidRequest("The lifetime must be between 1 second and 12 hours.")
-        if not actor or len(actor) > 128 or not actor.isprintable():
-            raise InvalidRequest("The actor name is not valid.")
-        key = self._keyring.active(KeyPurpose.TOKEN_MAC)
-        ts = int(self._clock.now().timestamp())
-        jti = _new_jti()
-        token = mint_admin_token(
-            key_id=key.key_id,
-            secret=key.secret,
-            actor=actor,
-            role=role,
-            audience=self._audience,
-            issued_at=ts,
-            ttl=ttl,
-            jti=jti,
-        )
-        self._recorder.record(
-            actor=minted_by,
-            action=ADMIN_TOKEN_ACTION,
-            outcome="issued",
-            details={"for": actor, "role": role, "token_jti": jti, "expires_at": ts + ttl},
-        )
-        return token, ts + ttl

@@ -18,7 +18,13 @@ from netid.core.fields import ShortText
 from netid.db.engine import check_database
 from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
-from netid.web import routes_billing, routes_institutions, routes_oauth, routes_verification
+from netid.web import (
+    routes_admin,
+    routes_billing,
+    routes_institutions,
+    routes_oauth,
+    routes_verification,
+)
 from netid.web.errors import error_response, install_error_handlers
 from netid.web.responses import JSONBody
 
@@ -100,6 +106,7 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.state.container = container  # read by netid.web.auth's dependencies
     app.include_router(routes_institutions.router(container))
+    app.include_router(routes_admin.router(container))
     app.include_router(routes_oauth.router(container))
     app.include_router(routes_verification.router(container))
     app.include_router(routes_billing.router(container))

@@ -1,10 +1,10 @@
-"""FastAPI dependencies for authenticated routes: institutions and (interim) administrators.
+"""FastAPI dependencies for authenticated routes: institutions and administrators.
 
 How to use (the container is read from ``request.app.state.container``, which
 :func:`netid.web.app.create_app` sets, so these need no factory)::
 
     from fastapi import Depends
-    from netid.web.auth import AccessClaims, AdminPrincipal, institution_token, require_admin
+    from netid.web.auth import AccessClaims, AdminPrincipal, institution_token, require_action
 
     @router.post("/v1/verifications")
     async def verify(body: ..., caller: AccessClaims = Depends(institution_token)) -> ...:
@@ -13,8 +13,8 @@ How to use (the container is read from ``request.app.state.container``, which
             ...
 
     @router.post("/v1/admin/institutions/{id}/approve")
-    async def approve(admin: AdminPrincipal = Depends(require_admin("security_admin"))) -> ...:
-        ...  # admin.actor for the access record
+    def approve(admin: AdminPrincipal = Depends(require_action("institution.approve"))) -> ...:
+        ...  # admin.actor ("admin:<account id>") for the access record
 
 * :func:`institution_token` reads ``Authorization: Bearer <token>`` (RFC 6750 §2.1) and checks
   the self-contained token (:mod:`netid.oauth.tokens`): MAC, audience ``{public_url}/v1``,
@@ -25,28 +25,39 @@ How to use (the container is read from ``request.app.state.container``, which
   its very next request even with an unexpired token, so every institution route calls
   ``InstitutionService.require_active(claims.institution_id)`` in its own transaction (SEC-11).
   The token says who is calling; the database says whether they may act now.
-* :func:`require_admin` takes one or more roles (system_admin, security_admin, audit_admin,
-  registrar, reviewer) and yields an :class:`AdminPrincipal`; a valid admin token with another
-  role is 403 ``insufficient_role``. Admin tokens (audience ``{public_url}/admin``) come from
-  ``netid admin token --role ...`` until issue 4 brings password + TOTP administrators.
+* :func:`require_action` is THE dependency of every admin route: it names the route's action
+  in the role × action matrix (:mod:`netid.admins.matrix`; an unknown name fails at import).
+  Admin tokens (audience ``{public_url}/admin``) come from ``POST /v1/admin/login`` (password +
+  TOTP). The dependency checks the token (401 ``invalid_token``), then, in the database (fail
+  closed), that the account exists, is enabled, still has the token's role and that the token
+  is its current session (a disabled account, a logout or a newer login: 401 on the very next
+  request), then the matrix (403 ``insufficient_role``). Allowed and denied requests are access
+  records (``admin.request``, actor ``admin:<account id>``, with the action and route).
+  :func:`require_admin` (roles instead of an action) does the same for the roles given; new
+  routes use :func:`require_action`, which the route-walking test requires.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from fastapi import Request
 
+from netid.admins.matrix import roles_for
+from netid.admins.schemas import Decision, account_id_of
 from netid.container import Container
 from netid.oauth.errors import InsufficientRole, InvalidToken
-from netid.oauth.schemas import ADMIN_ROLES, AccessClaims, AdminPrincipal
+from netid.oauth.schemas import ADMIN_ROLES, AccessClaims, AdminClaims, AdminPrincipal
 from netid.oauth.tokens import verify_access_token, verify_admin_token
 
 __all__ = [
     "AccessClaims",
+    "AdminAction",
     "AdminPrincipal",
+    "admin_claims",
     "bearer_token",
     "institution_token",
+    "require_action",
     "require_admin",
 ]
 
@@ -75,18 +86,72 @@ async def institution_token(request: Request) -> AccessClaims:
     return verify_access_token(token, c.token_mac_keys(), c.clock.now(), c.api_audience())
 
 
-def require_admin(*roles: str) -> Callable[[Request], Awaitable[AdminPrincipal]]:
-    """A dependency admitting administrators holding one of ``roles``."""
+def admin_claims(request: Request) -> AdminClaims:
+    """The MAC-checked admin token of this request (401 otherwise); no database check."""
+    c = _container(request)
+    return verify_admin_token(
+        bearer_token(request), c.token_mac_keys(), c.clock.now(), c.admin_audience()
+    )
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path
+    return f"{request.method} {path}"
+
+
+def _authorise(
+    request: Request, action: str, roles: frozenset[str] | None = None
+) -> AdminPrincipal:
+    claims = admin_claims(request)
+    account_id = account_id_of(claims.actor)
+    if account_id is None:
+        raise InvalidToken()
+    c = _container(request)
+    with c.transaction() as session:
+        decision = c.admins(session).authorise(
+            account_id=account_id,
+            role=claims.role,
+            jti=claims.jti,
+            action=action,
+            route=_route(request),
+            params=dict(request.path_params),
+            roles=roles,
+        )
+    # Raised after the commit, so a denied request stays recorded.
+    if decision is Decision.INVALID:
+        raise InvalidToken()
+    if decision is Decision.DENIED:
+        raise InsufficientRole()
+    return AdminPrincipal(actor=claims.actor, role=claims.role)
+
+
+class AdminAction:
+    """The dependency of an admin route doing ``action``; ``action`` is what the route walker
+    (tests/web/test_admin_matrix.py) reads. A plain ``__call__``: FastAPI runs it in the
+    thread pool, so its database check never blocks the event loop."""
+
+    def __init__(self, action: str) -> None:
+        roles_for(action)  # an action missing from the matrix is a programming error
+        self.action = action
+
+    def __call__(self, request: Request) -> AdminPrincipal:
+        return _authorise(request, self.action)
+
+
+def require_action(action: str) -> AdminAction:
+    """The dependency of an admin route doing ``action`` (a name in the role × action matrix)."""
+    return AdminAction(action)
+
+
+def require_admin(*roles: str) -> Callable[[Request], AdminPrincipal]:
+    """A dependency admitting administrators holding one of ``roles`` (prefer
+    :func:`require_action`, which names the action in the matrix)."""
     if not roles or any(role not in ADMIN_ROLES for role in roles):
         raise ValueError(f"roles must be among {ADMIN_ROLES}")
     allowed = frozenset(roles)
 
-    async def admin(request: Request) -> AdminPrincipal:
-        token = bearer_token(request)
-        c = _container(request)
-        claims = verify_admin_token(token, c.token_mac_keys(), c.clock.now(), c.admin_audience())
-        if claims.role not in allowed:
-            raise InsufficientRole()
-        return AdminPrincipal(actor=claims.actor, role=claims.role)
+    def admin(request: Request) -> AdminPrincipal:
+        return _authorise(request, "unlisted", allowed)
 
     return admin

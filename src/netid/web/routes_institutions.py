@@ -5,7 +5,8 @@
   (``invalid_uscc``, ``industry_not_registered``, ``purpose_not_registered``,
   ``invalid_public_key``, ``agreement_not_accepted``, ``invalid_website``).
 * ``/v1/admin/institutions`` — list, get, approve, reject, suspend, freeze, unfreeze,
-  reinstate, revoke: a security administrator's bearer token (``netid.web.auth``); the
+  reinstate, revoke: an administrator's bearer token whose role the matrix allows the action
+  ``institution.<verb>`` (``netid.web.auth.require_action``; the security administrator); the
   administrator is the actor of the status change and of its access record.
 
 Handlers are plain ``def``: FastAPI runs them in the thread pool, so waiting for the database
@@ -27,12 +28,14 @@ from netid.institutions.schemas import (
     InstitutionView,
 )
 from netid.oauth.schemas import AdminPrincipal
-from netid.web.auth import require_admin
+from netid.web.auth import require_action
 from netid.web.errors import ERROR_RESPONSES
 from netid.web.responses import JSONBody
 
-SECURITY_ADMIN = "security_admin"
-Admin = Annotated[AdminPrincipal, Depends(require_admin(SECURITY_ADMIN))]
+# Each route names its action in the role × action matrix (netid.admins.matrix).
+ListAdmin = Annotated[AdminPrincipal, Depends(require_action("institution.list"))]
+ReadAdmin = Annotated[AdminPrincipal, Depends(require_action("institution.read"))]
+ApproveAdmin = Annotated[AdminPrincipal, Depends(require_action("institution.approve"))]
 _NO_STORE = {"Cache-Control": "no-store"}
 VERBS = ("reject", "suspend", "freeze", "unfreeze", "reinstate", "revoke")
 
@@ -117,7 +120,7 @@ def router(container: Container) -> APIRouter:
         responses=ERROR_RESPONSES,
     )
     def list_institutions(
-        admin: Admin, status: Annotated[InstitutionStatus | None, Query()] = None
+        admin: ListAdmin, status: Annotated[InstitutionStatus | None, Query()] = None
     ) -> JSONBody:
         """Institutions, oldest first, optionally of one status."""
         with container.transaction(write=False) as session:
@@ -130,7 +133,7 @@ def router(container: Container) -> APIRouter:
         response_model=InstitutionDetailOut,
         responses=ERROR_RESPONSES,
     )
-    def get_institution(institution_id: str, admin: Admin) -> JSONBody:
+    def get_institution(institution_id: str, admin: ReadAdmin) -> JSONBody:
         """One institution with its status history and this month's quotas."""
         with container.transaction(write=False) as session:
             service = container.institutions(session)
@@ -151,7 +154,7 @@ def router(container: Container) -> APIRouter:
         response_model=InstitutionOut,
         responses=ERROR_RESPONSES,
     )
-    def approve(institution_id: str, body: ApprovalIn, admin: Admin) -> JSONBody:
+    def approve(institution_id: str, body: ApprovalIn, admin: ApproveAdmin) -> JSONBody:
         """Approve a pending application: assigns the institution code, client id, price plan
         (default `government` for government, else `standard`) and monthly quotas (the
         catalogue's defaults for the industry, overridden by `quotas`)."""
@@ -171,7 +174,11 @@ def router(container: Container) -> APIRouter:
 
 
 def _status_route(api: APIRouter, container: Container, verb: str) -> None:
-    def change(institution_id: str, body: ReasonIn, admin: Admin) -> JSONBody:
+    def change(
+        institution_id: str,
+        body: ReasonIn,
+        admin: AdminPrincipal = Depends(require_action(f"institution.{verb}")),  # noqa: B008
+    ) -> JSONBody:
         with container.transaction() as session:
             service = container.institutions(session)
             view: InstitutionView = getattr(service, verb)(
