@@ -17,6 +17,7 @@ from netid.config import Settings
 from netid.container import Container
 from netid.crypto.sealing import generate_seal_key
 from netid.db import migrate
+from netid.db.append_only import unsafe_append_only_disabled
 from netid.db.engine import make_engine
 from netid.keys.master import format_master_key
 from netid.models import metadata
@@ -33,7 +34,9 @@ class Backend:
         self.engine = engine
 
     def clean(self) -> None:
-        with self.engine.begin() as conn:
+        # The log tables refuse DELETE (netid.db.append_only): the triggers are removed and
+        # put back around the cleanup, in the same transaction.
+        with self.engine.begin() as conn, unsafe_append_only_disabled(conn):
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())
 

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     monitoring_rules: Path | None = None
     # Prefix of every Redis key (deployments and test runs sharing one Redis stay apart).
     redis_prefix: str = "netid:"
+    # The transparency log (netid.audit): the tree hash, fixed when the first entry is written
+    # ("sm3" or "sha256"); the checkpoint origin (default "<host of public_url>/netid-log");
+    # a checkpoint is cut every log_checkpoint_entries entries or log_checkpoint_seconds
+    # (0 = no periodic cut in `netid serve`; `netid audit checkpoint` still works).
+    log_hash: Literal["sm3", "sha256"] = "sm3"
+    log_origin: str | None = None
+    log_checkpoint_seconds: float = Field(default=10.0, ge=0)
+    log_checkpoint_entries: int = Field(default=1000, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,14 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from netid.admins.repository import AdminRepository
 from netid.admins.service import AdminService
-from netid.audit.service import AccessRecorder
+from netid.audit.repository import LogRepository
+from netid.audit.service import AccessRecorder, AuditService
 from netid.billing.repository import BillingRepository
 from netid.billing.service import BillingService, ReceiptService
 from netid.config import Settings
@@ -27,7 +30,9 @@ from netid.consent.repository import ConsentRepository
 from netid.consent.service import ConsentService
 from netid.core.clock import Clock, SystemClock
 from netid.core.errors import ConfigurationError, Forbidden
+from netid.crypto.notes import Ed25519NoteSigner, NoteSigner, NoteVerifier, Sm2NoteSigner
 from netid.crypto.sealing import SealKey
+from netid.crypto.sm2 import Sm2PrivateKey
 from netid.db import migrate
 from netid.db.engine import make_engine
 from netid.faces import FaceMatcher, load_face_matcher
@@ -35,6 +40,7 @@ from netid.institutions.repository import InstitutionRepository
 from netid.institutions.schemas import InstitutionStatus
 from netid.institutions.service import InstitutionService
 from netid.keys.errors import MasterKeyMissing
+from netid.keys.export import note_verifiers
 from netid.keys.master import create_master_key_file, load_master_key
 from netid.keys.repository import KeyRepository
 from netid.keys.schemas import KeyPurpose
@@ -237,7 +243,45 @@ class Container:
 
     # -- services ---------------------------------------------------------------------------
     def recorder(self, session: Session) -> AccessRecorder:
-        return AccessRecorder(session=session, clock=self.clock)
+        return AccessRecorder(session=session, clock=self.clock, hash_alg=self.settings.log_hash)
+
+    # -- the transparency log (netid.audit) -------------------------------------------------
+    def log_origin(self) -> str:
+        """The checkpoint origin (c2sp.org/tlog-checkpoint): NETID_LOG_ORIGIN, or
+        ``<host of the public URL>/netid-log``."""
+        if self.settings.log_origin:
+            return self.settings.log_origin
+        host = urlsplit(self.api_base_url()).netloc or "localhost"
+        return f"{host}/netid-log"
+
+    def log_signers(self) -> list[NoteSigner]:
+        """The checkpoint signers: the active SM2 and Ed25519 keys, both named by the origin."""
+        keyring, origin = self.keyring(), self.log_origin()
+        sm2 = keyring.active(KeyPurpose.SM2_SIGNING)
+        ed = keyring.active(KeyPurpose.ED25519_SIGNING)
+        return [
+            Sm2NoteSigner(origin, Sm2PrivateKey.from_private_value(sm2.secret)),
+            Ed25519NoteSigner(origin, Ed25519PrivateKey.from_private_bytes(ed.secret)),
+        ]
+
+    def log_verifiers(self, session: Session) -> list[NoteVerifier]:
+        """Verifiers for every SM2 and Ed25519 signing key ever used (retired ones too)."""
+        return note_verifiers(self.keyring_service(session).public_keys(), self.log_origin())
+
+    def audit(self, session: Session) -> AuditService:
+        return AuditService(
+            repository=LogRepository(session),
+            clock=self.clock,
+            origin=self.log_origin(),
+            hash_alg=self.settings.log_hash,
+            signers=self.log_signers,
+            verifiers=lambda: self.log_verifiers(session),
+        )
+
+    def log_checkpoint_policy(self) -> tuple[float, int]:
+        """(every T seconds, or every N entries): when ``netid serve`` cuts checkpoints
+        (T = 0: no periodic cut)."""
+        return self.settings.log_checkpoint_seconds, self.settings.log_checkpoint_entries
 
     def billing(self, session: Session) -> BillingService:
         return BillingService(repository=BillingRepository(session))

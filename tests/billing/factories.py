@@ -56,5 +56,5 @@ def verify_and_charge(
             price_fen=price_fen,
             at=at,
         )
-        receipt["log_index"] = record.seq
+        receipt["log_index"] = record.log_index
     return receipt

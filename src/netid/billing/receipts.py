@@ -1,7 +1,7 @@
 """Signed receipts (电子回执): signing on demand and offline verification. Pure functions.
 
 A receipt is the ``details.receipt`` object of the verification's access record plus the
-record's ``log_index`` (its ``seq``). It is signed on demand, not at verification time
+record's ``log_index`` (its index in the log). It is signed on demand, not at verification time
 (DESIGN.md "Receipts before and after the log": no per-request SM2 signature), over its RFC 8785
 (JCS) canonical encoding with SM2-with-SM3 (GB/T 32918.2 / GM/T 0003.2 §6.1) and the user id
 ``1234567812345678`` (GM/T 0009-2012 default; :data:`netid.crypto.sm2.SM2_USER_ID`)::

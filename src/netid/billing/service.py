@@ -169,7 +169,7 @@ class ReceiptService:
             or record.actor != f"institution:{institution_code}"
         ):
             raise ReceiptNotFound()
-        return {**receipt, "log_index": record.seq}
+        return {**receipt, "log_index": record.log_index}
 
     def signed(self, receipt_id: str, *, institution_code: str | None) -> dict[str, Any]:
         """``{"receipt": {...}, "signature": {"alg": "SM2-SM3", "key_id", "user_id",

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from netid.cli.admin import admin_app
+from netid.cli.audit import audit_app
 from netid.cli.billing import billing_app, receipts_app
 from netid.cli.client import client_app
 from netid.cli.consent import consent_app, register_marker_commands
@@ -51,6 +52,7 @@ app.add_typer(receipts_app, name="receipts")
 app.add_typer(faces_app, name="faces")
 app.add_typer(institutions_app, name="institutions")
 app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
 app.add_typer(monitoring_app, name="monitoring")
 
 console = Console(stderr=True)
@@ -280,13 +282,16 @@ def _key_file_hint(path: Path) -> str:
 
 @keys_app.command("export-public")
 def keys_export_public() -> None:
-    """Print the platform's public keys: a JWKS for JOSE keys and SM2 keys as PEM."""
-    from netid.keys.export import public_key_document
+    """Print the platform's public keys: a JWKS for JOSE keys, SM2 keys as PEM, and the
+    transparency log's checkpoint verifier keys (C2SP signed-note vkeys)."""
+    from netid.keys.export import public_key_document, with_log_verifier_keys
 
     c = container()
     with c.transaction(write=False) as session:
         keys = c.keyring_service(session).public_keys()
-    emit(public_key_document(keys))
+    document = public_key_document(keys)
+    with_log_verifier_keys(document, keys, c.log_origin())
+    emit(document)
 
 
 # -- registry ---------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from netid.crypto import jose_keys
+from netid.crypto.notes import Ed25519NoteVerifier, NoteVerifier, Sm2NoteVerifier
 from netid.crypto.sm2 import Sm2PublicKey
-from netid.keys.schemas import LoadedKey
+from netid.keys.schemas import KeyPurpose, LoadedKey
 
 
 def public_key_document(keys: list[LoadedKey]) -> dict[str, Any]:
@@ -31,3 +32,28 @@ def public_key_document(keys: list[LoadedKey]) -> dict[str, Any]:
             point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key.public)
             jwks.append(jose_keys.public_jwk(point, key.key_id))
     return {"jwks": {"keys": jwks}, "sm2": sm2}
+
+
+def note_verifiers(keys: list[LoadedKey], name: str) -> list[NoteVerifier]:
+    """C2SP signed-note verifiers named ``name`` (the log origin) for every SM2 and Ed25519
+    signing key, so checkpoints signed by rotated-out keys still verify."""
+    verifiers: list[NoteVerifier] = []
+    for key in keys:
+        if key.public is None:
+            continue
+        if key.purpose == KeyPurpose.SM2_SIGNING:
+            verifiers.append(Sm2NoteVerifier(name, Sm2PublicKey.from_uncompressed(key.public)))
+        elif key.purpose == KeyPurpose.ED25519_SIGNING:
+            verifiers.append(
+                Ed25519NoteVerifier(name, ed25519.Ed25519PublicKey.from_public_bytes(key.public))
+            )
+    return verifiers
+
+
+def with_log_verifier_keys(document: dict[str, Any], keys: list[LoadedKey], name: str) -> None:
+    """Add ``"log": {"origin", "verifier_keys": [...]}`` (Go sumdb/note vkey lines) so an
+    auditor can check checkpoints with standard tooling."""
+    document["log"] = {
+        "origin": name,
+        "verifier_keys": [v.verifier_key_line() for v in note_verifiers(keys, name)],
+    }

@@ -352,7 +352,7 @@ class VerificationService:
         )
         return InlineReceipt(
             id=query.record_id,
-            log_index=row.seq,
+            log_index=row.log_index,
             request_hash=receipt["request_hash"],
             request_salt=query.salt.hex(),
             price_fen=price,

@@ -22,6 +22,7 @@ from netid.web import (
     routes_admin,
     routes_billing,
     routes_institutions,
+    routes_log,
     routes_monitoring,
     routes_oauth,
     routes_verification,
@@ -111,6 +112,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(routes_oauth.router(container))
     app.include_router(routes_verification.router(container))
     app.include_router(routes_billing.router(container))
+    app.include_router(routes_log.router(container))
     app.include_router(routes_monitoring.router(container))
 
     @app.get("/healthz", tags=["operations"])

@@ -1,0 +1,188 @@
+"""Queries of the transparency log. Core statements on the hot path (the append), so that one
+record costs a handful of short statements: lock the head, insert the entry and the nodes it
+completed, update the head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from netid.audit.models import AccessRecord, LogCheckpoint, LogHead, LogNode
+from netid.crypto.merkle import Frontier
+
+_HEAD = cast(Table, LogHead.__table__)
+_NODE = cast(Table, LogNode.__table__)
+_CHECKPOINT = cast(Table, LogCheckpoint.__table__)
+_RECORD = cast(Table, AccessRecord.__table__)
+HEAD_ID = 1
+
+
+class LogRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _insert(self, table: Any) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING, in the session's dialect."""
+        dialect = self._session.get_bind().dialect.name
+        factory = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return factory(table).on_conflict_do_nothing()
+
+    # -- the head ---------------------------------------------------------------------------
+    def lock_head(self, hash_alg: str) -> tuple[str, int, bytes]:
+        """(hash_alg, size, frontier) under a row lock held until the transaction ends:
+        PostgreSQL ``SELECT ... FOR UPDATE``; on SQLite every writer already holds the
+        database's write lock from ``BEGIN IMMEDIATE`` (netid.db.engine), so appends are
+        serialised on both. The first append creates the head with ``hash_alg``."""
+        stmt = (
+            select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier)
+            .where(_HEAD.c.id == HEAD_ID)
+            .with_for_update()
+        )
+        row = self._session.execute(stmt).one_or_none()
+        if row is None:
+            self.create_head(hash_alg)
+            row = self._session.execute(stmt).one()
+        return row[0], row[1], row[2]
+
+    def create_head(self, hash_alg: str) -> None:
+        self._session.execute(
+            self._insert(_HEAD).values(
+                id=HEAD_ID, hash_alg=hash_alg, size=0, frontier=Frontier.empty().to_bytes()
+            )
+        )
+
+    def head(self) -> tuple[str, int, bytes] | None:
+        row = self._session.execute(
+            select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID)
+        ).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def set_head(self, size: int, frontier: bytes) -> None:
+        self._session.execute(
+            update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=size, frontier=frontier)
+        )
+
+    def set_hash_alg(self, hash_alg: str) -> None:
+        self._session.execute(
+            update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.size == 0).values(hash_alg=hash_alg)
+        )
+
+    # -- nodes ------------------------------------------------------------------------------
+    def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        if nodes:
+            self._session.execute(
+                insert(_NODE), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
+            )
+
+    def perfect_hashes(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of perfect nodes: level 0 from the entries' leaf hashes, higher
+        levels from ``log_node``; at most two queries, O(log n) rows."""
+        wanted = list(wanted)
+        leaves = [ix for lv, ix in wanted if lv == 0]
+        inner = [(lv, ix) for lv, ix in wanted if lv > 0]
+        found: dict[tuple[int, int], bytes] = {}
+        if leaves:
+            rows = self._session.execute(
+                select(_RECORD.c.log_index, _RECORD.c.leaf_hash).where(
+                    _RECORD.c.log_index.in_(leaves)
+                )
+            )
+            found.update({(0, ix): h for ix, h in rows})
+        if inner:
+            nodes = self._session.execute(
+                select(_NODE.c.level, _NODE.c.idx, _NODE.c.hash).where(
+                    or_(*(and_(_NODE.c.level == lv, _NODE.c.idx == ix) for lv, ix in inner))
+                )
+            )
+            found.update({(lv, ix): h for lv, ix, h in nodes})
+        return found
+
+    def nodes_at_level(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(idx, hash) of level ``level`` (level 0 = leaf hashes) for start <= idx < end."""
+        if level == 0:
+            stmt = (
+                select(_RECORD.c.log_index, _RECORD.c.leaf_hash)
+                .where(_RECORD.c.log_index >= start, _RECORD.c.log_index < end)
+                .order_by(_RECORD.c.log_index)
+            )
+        else:
+            stmt = (
+                select(_NODE.c.idx, _NODE.c.hash)
+                .where(_NODE.c.level == level, _NODE.c.idx >= start, _NODE.c.idx < end)
+                .order_by(_NODE.c.idx)
+            )
+        return [(ix, h) for ix, h in self._session.execute(stmt)]
+
+    def node_count(self, level: int) -> int:
+        if level == 0:
+            return int(self._session.scalar(select(func.count()).select_from(_RECORD)) or 0)
+        return int(self._session.scalar(select(func.count()).where(_NODE.c.level == level)) or 0)
+
+    def max_node_level(self) -> int:
+        return int(self._session.scalar(select(func.max(_NODE.c.level))) or 0)
+
+    # -- entries ----------------------------------------------------------------------------
+    def entry(self, index: int) -> AccessRecord | None:
+        return self._session.scalars(
+            select(AccessRecord).where(AccessRecord.log_index == index)
+        ).one_or_none()
+
+    def leaf_hash(self, index: int) -> bytes | None:
+        return self._session.scalar(select(_RECORD.c.leaf_hash).where(_RECORD.c.log_index == index))
+
+    def stream_entries(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Every entry in index order, fetched ``batch`` rows at a time by keyset pagination
+        (memory stays flat; no long-lived server cursor)."""
+        columns = (
+            _RECORD.c.log_index,
+            _RECORD.c.canonical,
+            _RECORD.c.leaf_hash,
+            _RECORD.c.id,
+            _RECORD.c.actor,
+            _RECORD.c.action,
+            _RECORD.c.outcome,
+            _RECORD.c.purpose,
+        )
+        after = -1
+        while True:
+            rows = self._session.execute(
+                select(*columns)
+                .where(_RECORD.c.log_index > after)
+                .order_by(_RECORD.c.log_index)
+                .limit(batch)
+            ).all()
+            yield from (tuple(row) for row in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def add_checkpoint(self, checkpoint: LogCheckpoint) -> bool:
+        """Insert unless a checkpoint of that size exists (another worker cut it): True if
+        this call inserted it."""
+        result = self._session.execute(
+            self._insert(_CHECKPOINT)
+            .values(
+                tree_size=checkpoint.tree_size,
+                root_hash=checkpoint.root_hash,
+                note=checkpoint.note,
+                created_at=checkpoint.created_at,
+            )
+            .returning(_CHECKPOINT.c.tree_size)
+        )
+        return result.first() is not None
+
+    def latest_checkpoint(self) -> LogCheckpoint | None:
+        return self._session.scalars(
+            select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1)
+        ).one_or_none()
+
+    def checkpoint(self, tree_size: int) -> LogCheckpoint | None:
+        return self._session.get(LogCheckpoint, tree_size)
+
+    def checkpoints(self) -> list[LogCheckpoint]:
+        return list(self._session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size)))
