@@ -48,6 +48,7 @@ class MonitorMark(Base):
     __table_args__ = (
         Index("uq_monitor_mark_member", "scope", "counter", "member", unique=True),
         Index("ix_monitor_mark_window", "scope", "counter", "at_ms"),
+        Index("ix_monitor_mark_last", "scope", "counter", "seq"),  # the last M outcomes
     )
 
     seq: Mapped[int] = mapped_column(

@@ -49,6 +49,7 @@ def upgrade() -> None:
         "uq_monitor_mark_member", "monitor_mark", ["scope", "counter", "member"], unique=True
     )
     op.create_index("ix_monitor_mark_window", "monitor_mark", ["scope", "counter", "at_ms"])
+    op.create_index("ix_monitor_mark_last", "monitor_mark", ["scope", "counter", "seq"])
     op.create_table(
         "monitor_alert",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -86,6 +87,7 @@ def downgrade() -> None:
     op.drop_index("ix_monitor_alert_open", table_name="monitor_alert")
     op.drop_index(op.f("ix_monitor_alert_institution_id"), table_name="monitor_alert")
     op.drop_table("monitor_alert")
+    op.drop_index("ix_monitor_mark_last", table_name="monitor_mark")
     op.drop_index("ix_monitor_mark_window", table_name="monitor_mark")
     op.drop_index("uq_monitor_mark_member", table_name="monitor_mark")
     op.drop_table("monitor_mark")
