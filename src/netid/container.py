@@ -7,6 +7,7 @@ keyring, clock and recorder as arguments and never commit themselves.
 from __future__ import annotations
 
 import getpass
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from netid.crypto.notes import Ed25519NoteSigner, NoteSigner, NoteVerifier, Sm2N
 from netid.crypto.sealing import SealKey
 from netid.crypto.sm2 import Sm2PrivateKey
 from netid.db import migrate
-from netid.db.engine import make_engine
+from netid.db.engine import is_sqlite, make_engine
 from netid.faces import FaceMatcher, load_face_matcher
 from netid.institutions.repository import InstitutionRepository
 from netid.institutions.schemas import InstitutionStatus
@@ -145,20 +146,35 @@ class Container:
     def _sessions(self) -> sessionmaker[Session]:
         return sessionmaker(bind=self.engine, expire_on_commit=False)
 
+    @cached_property
+    def _sqlite_writer(self) -> threading.RLock | None:
+        """SQLite has one writer at a time. Threads of one process that wait for it inside
+        SQLite's busy handler sleep in growing steps (up to 100 ms each) and, under load, time
+        out; a process-wide lock hands the write slot to the next thread at once. Between
+        processes the busy handler still arbitrates."""
+        return threading.RLock() if is_sqlite(self.engine) else None
+
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """One unit of work: commits if the block succeeds, rolls back otherwise."""
-        session = self._sessions()
-        if write:
-            session.connection(execution_options={"sqlite_immediate": True})
+        lock = self._sqlite_writer if write else None
+        if lock is not None:
+            lock.acquire()
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            session = self._sessions()
+            if write:
+                session.connection(execution_options={"sqlite_immediate": True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
         finally:
-            session.close()
+            if lock is not None:
+                lock.release()
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
