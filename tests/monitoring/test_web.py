@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from netid.audit.models import AccessRecord
 from netid.container import Container
+from netid.monitoring.models import MonitorMark
 from netid.web.app import create_app
 from tests.admins import support as admins
 from tests.monitoring.support import (
@@ -30,11 +31,14 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def c(container: Container, tmp_path: Path) -> Container:
+def c(container: Container, tmp_path: Path, request: pytest.FixtureRequest) -> Container:
+    """The database counters, or Redis for tests that take the ``store`` fixture."""
+    store = request.getfixturevalue("store") if "store" in request.fixturenames else {}
     return monitored_container(
         container,
         tmp_path,
         rules_document(distinct_people={"max_distinct": 5}, watch_list={}),
+        **store,
     )
 
 
@@ -60,7 +64,7 @@ def actions(c: Container) -> list[str]:
 
 
 def test_parallel_http_clients_no_more_than_the_threshold_succeed(
-    c: Container, http: TestClient, security: dict[str, str]
+    store: dict[str, Any], c: Container, http: TestClient, security: dict[str, str]
 ) -> None:
     people = load_population(c, 30)
     bank, headers = bank_headers(c, http)
@@ -87,6 +91,9 @@ def test_parallel_http_clients_no_more_than_the_threshold_succeed(
     answered = [s for s in statuses if s[0] == 200]
     assert len(answered) == 5
     assert sorted(set(statuses) - set(answered)) == [(403, "institution_frozen")]
+    with c.transaction(write=False) as session:  # the store in use did the counting
+        marks = session.scalar(select(func.count()).select_from(MonitorMark))
+    assert (marks == 0) is bool(store["redis_url"])
 
     alerts = http.get("/v1/admin/alerts", headers=security).json()
     assert [(a["rule"], a["institution_id"], a["status"]) for a in alerts] == [
