@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,18 @@ _NODE = cast(Table, LogNode.__table__)
 _CHECKPOINT = cast(Table, LogCheckpoint.__table__)
 _RECORD = cast(Table, AccessRecord.__table__)
 HEAD_ID = 1
+
+# Built once: the hot path (one append per access) reuses SQLAlchemy's compiled form and goes
+# to the connection directly, skipping the ORM unit of work.
+_LOCK_HEAD = (
+    select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier)
+    .where(_HEAD.c.id == HEAD_ID)
+    .with_for_update()
+)
+_READ_HEAD = select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID)
+_SET_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID)
+_INSERT_NODES = insert(_NODE)
+_INSERT_RECORD = insert(_RECORD)
 
 
 class LogRepository:
@@ -37,15 +49,11 @@ class LogRepository:
         PostgreSQL ``SELECT ... FOR UPDATE``; on SQLite every writer already holds the
         database's write lock from ``BEGIN IMMEDIATE`` (netid.db.engine), so appends are
         serialised on both. The first append creates the head with ``hash_alg``."""
-        stmt = (
-            select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier)
-            .where(_HEAD.c.id == HEAD_ID)
-            .with_for_update()
-        )
-        row = self._session.execute(stmt).one_or_none()
+        conn = self._session.connection()
+        row = conn.execute(_LOCK_HEAD).one_or_none()
         if row is None:
             self.create_head(hash_alg)
-            row = self._session.execute(stmt).one()
+            row = conn.execute(_LOCK_HEAD).one()
         return row[0], row[1], row[2]
 
     def create_head(self, hash_alg: str) -> None:
@@ -56,15 +64,11 @@ class LogRepository:
         )
 
     def head(self) -> tuple[str, int, bytes] | None:
-        row = self._session.execute(
-            select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID)
-        ).one_or_none()
+        row = self._session.connection().execute(_READ_HEAD).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
     def set_head(self, size: int, frontier: bytes) -> None:
-        self._session.execute(
-            update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=size, frontier=frontier)
-        )
+        self._session.connection().execute(_SET_HEAD, {"size": size, "frontier": frontier})
 
     def set_hash_alg(self, hash_alg: str) -> None:
         self._session.execute(
@@ -74,32 +78,35 @@ class LogRepository:
     # -- nodes ------------------------------------------------------------------------------
     def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         if nodes:
-            self._session.execute(
-                insert(_NODE), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
+            self._session.connection().execute(
+                _INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
             )
+
+    def add_entry(self, values: dict[str, Any]) -> None:
+        self._session.connection().execute(_INSERT_RECORD, values)
 
     def perfect_hashes(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of perfect nodes: level 0 from the entries' leaf hashes, higher
-        levels from ``log_node``; at most two queries, O(log n) rows."""
-        wanted = list(wanted)
-        leaves = [ix for lv, ix in wanted if lv == 0]
-        inner = [(lv, ix) for lv, ix in wanted if lv > 0]
-        found: dict[tuple[int, int], bytes] = {}
+        levels from ``log_node``; one query of O(log n) rows by primary key.
+
+        Written as SQL text because a proof's shape differs every time (SQLAlchemy would build
+        and cache-key a new statement each time); every value is an ``int``, formatted here,
+        so nothing from the caller reaches the SQL as text."""
+        leaves = sorted({int(ix) for lv, ix in wanted if lv == 0})
+        inner = sorted({(int(lv), int(ix)) for lv, ix in wanted if lv > 0})
+        parts = []
         if leaves:
-            rows = self._session.execute(
-                select(_RECORD.c.log_index, _RECORD.c.leaf_hash).where(
-                    _RECORD.c.log_index.in_(leaves)
-                )
+            listed = ", ".join(str(ix) for ix in leaves)
+            parts.append(
+                f"SELECT 0, log_index, leaf_hash FROM access_record WHERE log_index IN ({listed})"  # noqa: S608 (ints only)
             )
-            found.update({(0, ix): h for ix, h in rows})
         if inner:
-            nodes = self._session.execute(
-                select(_NODE.c.level, _NODE.c.idx, _NODE.c.hash).where(
-                    or_(*(and_(_NODE.c.level == lv, _NODE.c.idx == ix) for lv, ix in inner))
-                )
-            )
-            found.update({(lv, ix): h for lv, ix, h in nodes})
-        return found
+            terms = " OR ".join(f"(level = {lv} AND idx = {ix})" for lv, ix in inner)
+            parts.append(f"SELECT level, idx, hash FROM log_node WHERE {terms}")  # noqa: S608
+        if not parts:
+            return {}
+        rows = self._session.connection().exec_driver_sql(" UNION ALL ".join(parts))
+        return {(lv, ix): bytes(h) for lv, ix, h in rows}
 
     def nodes_at_level(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
         """(idx, hash) of level ``level`` (level 0 = leaf hashes) for start <= idx < end."""

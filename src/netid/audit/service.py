@@ -136,29 +136,39 @@ class AccessRecorder:
         canonical = canonical_json(entry)
         leaf = hasher.leaf(canonical)
         frontier, completed = append(hasher, Frontier.from_bytes(frontier_bytes), leaf)
-        row = AccessRecord(
-            id=record_id,
-            log_index=size,
-            recorded_at=at,
-            actor=actor,
-            action=action,
-            purpose=purpose,
-            outcome=outcome,
-            subject_ref_sealed=sealed_ref,
-            canonical=canonical,
-            leaf_hash=leaf,
-        )
-        self._session.add(row)
+        values = {
+            "id": record_id,
+            "log_index": size,
+            "recorded_at": at,
+            "actor": actor,
+            "action": action,
+            "purpose": purpose,
+            "outcome": outcome,
+            "subject_ref_sealed": sealed_ref,
+            "canonical": canonical,
+            "leaf_hash": leaf,
+        }
+        # Core statements, not the ORM unit of work: this runs on every access.
+        self._log.add_entry(values)
         # Level 0 is the entry's own leaf_hash; the higher perfect nodes go to log_node.
         self._log.add_nodes([node for node in completed if node[0] > 0])
         self._log.set_head(frontier.size, frontier.to_bytes())
-        self._session.flush()
-        return row
+        return AccessRecord(**values)  # a detached copy of what was written
 
 
 NoteSigners = Callable[[], Sequence[NoteSigner]]
 NoteVerifiers = Callable[[], Sequence[NoteVerifier]]
 MAX_FINDINGS = 1000
+
+
+def _as_bytes(value: object) -> bytes:
+    """A stored value as bytes, whatever a tampered database hands back (SQLite lets a BLOB
+    column hold TEXT): a retyped value then simply fails to match."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogatepass")
 
 
 def _no_keys() -> Sequence[Any]:
@@ -411,6 +421,7 @@ class AuditService:
                 else:
                     find(index, FindingKind.OUT_OF_ORDER)
                 next_index = index
+            canonical, stored_leaf = _as_bytes(canonical), _as_bytes(stored_leaf)
             leaf = hasher.leaf(canonical)
             if leaf != stored_leaf:
                 find(index, FindingKind.LEAF_MISMATCH)
@@ -472,10 +483,14 @@ class AuditService:
             count = size >> level
             start = 0
             while start < max(count, 1):
-                parents = dict(self._repo.nodes_at_level(level, start, start + batch))
-                children = dict(
-                    self._repo.nodes_at_level(level - 1, 2 * start, 2 * (start + batch))
-                )
+                parents = {
+                    i: _as_bytes(h)
+                    for i, h in self._repo.nodes_at_level(level, start, start + batch)
+                }
+                children = {
+                    i: _as_bytes(h)
+                    for i, h in self._repo.nodes_at_level(level - 1, 2 * start, 2 * (start + batch))
+                }
                 for idx in range(start, min(start + batch, count)):
                     left, right = children.get(2 * idx), children.get(2 * idx + 1)
                     got = parents.pop(idx, None)
