@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -366,6 +367,15 @@ class Container:
         if self._redis is not None:
             return RedisCounterStore(self._redis, prefix=self.settings.redis_prefix)
         return DatabaseCounterStore(MonitoringRepository(session))
+
+    def counters_ready(self) -> bool:
+        """Whether the counter store answers (Redis ping; the database store is the database)."""
+        if self._redis is None:
+            return True
+        try:
+            return bool(self._redis.ping())
+        except RedisError:
+            return False
 
     def monitoring(self, session: Session) -> MonitoringService:
         return MonitoringService(

@@ -128,10 +128,15 @@ def test_http_answers_503_while_redis_is_down(
         assert (
             http.post("/v1/verifications", json=id2(numbers[0]), headers=headers).status_code == 200
         )
+        assert http.get("/readyz").status_code == 200
         redis_server.stop()
         response = http.post("/v1/verifications", json=id2(numbers[1]), headers=headers)
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "monitoring_unavailable"
+        ready = http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["error"]["code"] == "monitoring_unavailable"
         redis_server.start()
+        assert http.get("/readyz").status_code == 200
         response = http.post("/v1/verifications", json=id2(numbers[2]), headers=headers)
         assert response.status_code == 200, response.text

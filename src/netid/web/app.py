@@ -130,6 +130,10 @@ def create_app(container: Container) -> FastAPI:
             return error_response(503, "database_unavailable", "The database does not answer.")
         if not migrated:
             return error_response(503, "schema_outdated", "Run 'netid db upgrade'.")
+        if not container.counters_ready():  # Redis down: verifications fail closed
+            return error_response(
+                503, "monitoring_unavailable", "The counter store does not answer."
+            )
         return JSONBody({"status": "ready"})
 
     @app.post("/v1/documents/check", tags=["documents"], response_model=DocumentCheckResponse)
