@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -18,6 +20,7 @@ from netid.audit.models import AccessRecord
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import FixedClock
+from netid.keys.schemas import KeyPurpose
 from netid.oauth.tokens import verify_admin_token
 from tests.admins.support import PASSWORD, code, create_admin
 from tests.conftest import Backend
@@ -205,3 +208,44 @@ def test_actions_lists_admin_and_operator_records_only(container: Container) -> 
         after_first = service.actions(after=listed[0].seq)
         assert [a.entry["action"] for a in after_first] == ["admin.disable"]
         assert service.actions(limit=1) == listed[:1]
+
+
+def test_data_key_rotation_reseals_totp_secrets_and_the_old_key_can_retire(
+    clocked: Container, clock: FixedClock
+) -> None:
+    _, secret = create_admin(clocked, "audit_admin", "kate")
+    with clocked.transaction() as session:
+        old = clocked.keyring().active(KeyPurpose.DATA).key_id
+        assert clocked.admins(session).references_to_key(old) == 1
+        clocked.keyring_service(session).rotate(KeyPurpose.DATA)
+    clocked.keyring(reload=True)
+    with clocked.transaction() as session:
+        service = clocked.admins(session)
+        assert service.reseal_totp_secrets(batch_size=10, actor="operator:test") == 1
+        assert service.reseal_totp_secrets(batch_size=10, actor="operator:test") == 0
+        assert service.references_to_key(old) == 0
+        clocked.keyring_service(session).retire(old, references=0)
+    clocked.keyring(reload=True)
+    assert attempt(clocked, "kate", PASSWORD, code(secret, clock.now())) is not None
+
+
+def test_one_code_is_accepted_once_under_concurrency(clocked: Container, clock: FixedClock) -> None:
+    """Concurrent logins with the same right code: exactly one succeeds (the account row is
+    locked for the attempt on PostgreSQL; SQLite's write transactions are serial)."""
+    _, secret = create_admin(clocked, "reviewer", "liam")
+    otp = code(secret, clock.now())
+    barrier = threading.Barrier(6)
+
+    def one() -> bool:
+        barrier.wait()
+        return attempt(clocked, "liam", PASSWORD, otp) is not None
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: one(), range(6)))
+    assert results.count(True) == 1
+    refused = [
+        json.loads(r.canonical)["details"]["reason"]
+        for r in records(clocked, "admin.login")
+        if r.outcome == "refused"
+    ]
+    assert refused == ["replayed_code"] * 5

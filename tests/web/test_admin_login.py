@@ -189,3 +189,23 @@ def test_malformed_login_bodies_are_422(http: TestClient) -> None:
     ):
         response = http.post("/v1/admin/login", json=body)
         assert response.status_code == 422, body
+
+
+def test_the_system_administrator_sees_keys_and_health_only(
+    http: TestClient, clocked: Container
+) -> None:
+    system = admin_headers(clocked, "system_admin")
+    keys = http.get("/v1/admin/keys", headers=system)
+    assert keys.status_code == 200
+    listed = keys.json()
+    assert {k["purpose"] for k in listed} >= {"data", "token_mac", "sm2_signing"}
+    assert all(
+        set(k) == {"key_id", "purpose", "algorithm", "state", "created_at", "retired_at"}
+        for k in listed
+    )
+    health = http.get("/v1/admin/health", headers=system).json()
+    assert health["database"] == "ok" and health["schema_up_to_date"] is True
+    for path in ("/v1/admin/institutions", "/v1/admin/actions"):
+        assert http.get(path, headers=system).status_code == 403
+    security = admin_headers(clocked, "security_admin")
+    assert http.get("/v1/admin/keys", headers=security).status_code == 403

@@ -45,7 +45,7 @@ from netid.admins.schemas import (
 from netid.audit.service import AccessRecorder
 from netid.core.clock import Clock
 from netid.core.ids import new_row_id
-from netid.crypto.sealing import open_sealed, seal
+from netid.crypto.sealing import open_sealed, seal, sealed_key_id
 from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring
 
@@ -292,6 +292,31 @@ class AdminService:
             row.session_jti = None
             self._repo.flush()
         self._recorder.record(actor=admin_actor(account_id), action="admin.logout", outcome="ok")
+
+    # -- data-key rotation (``netid keys rotate data`` / ``retire``) --------------------------
+    def reseal_totp_secrets(self, *, batch_size: int, actor: str) -> int:
+        """Re-seal up to ``batch_size`` TOTP secrets not under the active data key; 0 = done.
+        (Administrators are few: the rows are read whole.)"""
+        active = self._keyring.active_seal_key(KeyPurpose.DATA)
+        stale = [r for r in self._repo.all() if sealed_key_id(r.totp_sealed) != active.key_id]
+        stale = stale[:batch_size]
+        for row in stale:
+            row.totp_sealed = seal(
+                active, self._totp_secret(row), table=_TABLE, column=_TOTP_COLUMN, row_id=row.id
+            )
+        if stale:
+            self._repo.flush()
+            self._recorder.record(
+                actor=actor,
+                action="keys.reseal_admin_totp",
+                outcome="ok",
+                details={"rows": len(stale)},
+            )
+        return len(stale)
+
+    def references_to_key(self, key_id: str) -> int:
+        """How many TOTP secrets the key still seals (a key in use must not be retired)."""
+        return sum(1 for r in self._repo.all() if sealed_key_id(r.totp_sealed) == key_id)
 
     # -- the audit administrator's view -------------------------------------------------------
     def actions(self, *, after: int = 0, limit: int = 100) -> Sequence[AdminAction]:

@@ -181,7 +181,20 @@ def _finish_rotation(c: Container, batch_size: int) -> dict[str, int]:
         "person_keys_rewrapped": _drain("Re-wrapping person keys", batch("rewrap_person_keys")),
         "documents_reindexed": _drain("Rebuilding blind index", batch("rebuild_blind_index")),
         "faces_resealed": _drain("Re-sealing face templates", batch("reseal_face_templates")),
+        "admin_totp_resealed": _drain(
+            "Re-sealing admin TOTP secrets", _reseal_admin_totp(c, batch_size)
+        ),
     }
+
+
+def _reseal_admin_totp(c: Container, batch_size: int) -> Callable[[], int]:
+    def run() -> int:
+        with c.transaction() as session:
+            return c.admins(session).reseal_totp_secrets(
+                batch_size=batch_size, actor=c.operator_actor()
+            )
+
+    return run
 
 
 @keys_app.command("rotate")
@@ -226,6 +239,7 @@ def keys_retire(key_id: str) -> None:
     c = container()
     with c.transaction() as session:
         references = c.registry(session).references_to_key(key_id)
+        references += c.admins(session).references_to_key(key_id)
         info = c.keyring_service(session).retire(key_id, references=references)
         c.recorder(session).record(
             actor=c.operator_actor(),

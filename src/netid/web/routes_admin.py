@@ -11,6 +11,9 @@
 * ``GET /v1/admin/actions?after=&limit=``: the administrators' and operators' access records,
   oldest first, after ``seq`` ``after`` (``admin.actions``, audit administrator only). Entries
   are shown as stored: sealed subject references stay sealed.
+* ``GET /v1/admin/keys`` (``keys.list``) and ``GET /v1/admin/health`` (``health.read``): the
+  system administrator's view: key ids, purposes and states (never a secret); database and
+  schema state. Neither reads personal data or log content.
 
 Every route but the login names its action in the role × action matrix through
 ``require_action``. Handlers are plain ``def`` (thread pool): argon2id takes ~0.2 s.
@@ -28,6 +31,8 @@ from netid.admins.errors import LoginFailed
 from netid.admins.schemas import PASSWORD_MAX_LENGTH, account_id_of
 from netid.admins.service import MAX_ACTIONS_PAGE
 from netid.container import Container
+from netid.db.engine import check_database
+from netid.db.migrate import current_revisions, head_revisions
 from netid.oauth.errors import InvalidToken
 from netid.oauth.schemas import AdminPrincipal
 from netid.web.auth import admin_claims, require_action
@@ -142,5 +147,40 @@ def router(container: Container) -> APIRouter:
         with container.transaction(write=False) as session:
             listed = container.admins(session).actions(after=after, limit=limit)
         return _json([a.to_json() for a in listed])
+
+    @api.get("/v1/admin/keys", responses=ERROR_RESPONSES)
+    def keys(admin: Annotated[AdminPrincipal, Depends(require_action("keys.list"))]) -> JSONBody:
+        """The keyring: ids, purposes, algorithms and states (never a secret)."""
+        with container.transaction(write=False) as session:
+            infos = container.keyring_service(session).list_keys()
+        return _json(
+            [
+                {
+                    "key_id": k.key_id,
+                    "purpose": k.purpose.value,
+                    "algorithm": k.algorithm,
+                    "state": k.state.value,
+                    "created_at": k.created_at.isoformat(),
+                    "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+                }
+                for k in infos
+            ]
+        )
+
+    @api.get("/v1/admin/health", responses=ERROR_RESPONSES)
+    def health(
+        admin: Annotated[AdminPrincipal, Depends(require_action("health.read"))],
+    ) -> JSONBody:
+        """The database answers; the schema's revisions and the code's heads."""
+        check_database(container.engine)
+        current, heads = current_revisions(container.engine), head_revisions()
+        return _json(
+            {
+                "database": "ok",
+                "schema_current": sorted(current),
+                "schema_heads": sorted(heads),
+                "schema_up_to_date": current == heads,
+            }
+        )
 
     return api
