@@ -73,9 +73,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def relaxed_monitoring_rules(workdir: Path) -> Path:
+    """The shipped anomaly rules with every rule off: one bench bank asking about thousands of
+    people a minute is exactly what the distinct-people rule freezes."""
+    from importlib import resources
+
+    rules = json.loads(
+        resources.files("netid.monitoring").joinpath("data/rules.v1.json").read_text("utf-8")
+    )
+    for scope in [rules["defaults"], *rules["industries"].values()]:
+        for rule in scope.get("rules", {}).values():
+            rule["enabled"] = False
+    path = workdir / "monitoring-rules.json"
+    path.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 def environment(workdir: Path, backend: str, people: int, seed: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETID_")}
     env["NETID_DATA_DIR"] = str(workdir)
+    env["NETID_MONITORING_RULES"] = str(relaxed_monitoring_rules(workdir))
     env["NETID_MASTER_KEY_FILE"] = str(workdir / "master.key")
     if backend == "postgresql":
         env["NETID_DATABASE_URL"] = PG_URL
