@@ -7,6 +7,10 @@ is not in :data:`netid.admins.matrix.MATRIX`) fails here. Allowed roles must get
 authorisation (any answer but ``invalid_token`` / ``insufficient_role``); every other role
 gets 403 ``insufficient_role``; no token gets 401 ``invalid_token``. Each authorised or denied
 request must leave an ``admin.request`` access record naming its action.
+
+Routes still on the older ``require_admin(roles)`` are violations too, except those listed in
+:data:`AWAITING_REQUIRE_ACTION` (a route whose owner is converting it); those are walked with the
+roles of the matrix action they will name.
 """
 
 from __future__ import annotations
@@ -27,11 +31,15 @@ from netid.audit.models import AccessRecord
 from netid.container import Container
 from netid.oauth.schemas import AdminPrincipal
 from netid.web.app import create_app
-from netid.web.auth import AdminAction, require_admin
+from netid.web.auth import AdminAction, AdminRoles, require_admin
 from tests.admins.support import admin_token
 
 pytestmark = pytest.mark.db
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
+
+# Routes on require_admin(...) whose owners switch them to require_action(...): remove an entry
+# once its route names its action (the log engineer's entry route, issue 4 §1).
+AWAITING_REQUIRE_ACTION = {("GET", "/v1/log/entries/{index}"): "log.read_entry"}
 
 
 def all_routes(app: FastAPI) -> list[Any]:
@@ -51,22 +59,24 @@ def admin_routes(container: Container, app: FastAPI | None = None) -> list[Any]:
         r
         for r in routes
         if r.methods
-        and (
-            (r.path or "").startswith("/v1/admin")
-            or declared_actions(getattr(r, "dependant", None))
-        )
+        and ((r.path or "").startswith("/v1/admin") or declared(getattr(r, "dependant", None)))
     ]
 
 
-def declared_actions(dependant: Dependant | None) -> list[str]:
+def declared(dependant: Dependant | None) -> list[AdminAction | AdminRoles]:
+    """The administrator dependencies of a route, however deep."""
     if dependant is None:  # a plain Starlette route: no dependencies at all
         return []
-    found = []
+    found: list[AdminAction | AdminRoles] = []
     for dep in dependant.dependencies:
-        if isinstance(dep.call, AdminAction):
-            found.append(dep.call.action)
-        found.extend(declared_actions(dep))
+        if isinstance(dep.call, AdminAction | AdminRoles):
+            found.append(dep.call)
+        found.extend(declared(dep))
     return found
+
+
+def declared_actions(dependant: Dependant | None) -> list[str]:
+    return [d.action for d in declared(dependant) if isinstance(d, AdminAction)]
 
 
 def calls(route: Any) -> list[tuple[str, str]]:
@@ -74,26 +84,32 @@ def calls(route: Any) -> list[tuple[str, str]]:
     return [(method, path) for method in sorted(route.methods or ())]
 
 
-def violations(routes: list[Any]) -> list[str]:
+def violations(routes: list[Any]) -> list[tuple[str, str, str]]:
+    """(method, path, what is wrong) for each route that does not name one matrix action."""
     found = []
     for route in routes:
-        actions = declared_actions(getattr(route, "dependant", None))
+        deps = declared(getattr(route, "dependant", None))
+        actions = [d.action for d in deps if isinstance(d, AdminAction)]
         for method in sorted(route.methods):
-            where = f"{method} {route.path}"
-            if (method, route.path) in UNAUTHENTICATED_ROUTES:
-                if actions:
-                    found.append(f"{where}: the login takes no administrator token")
+            key = (method, route.path)
+            if key in UNAUTHENTICATED_ROUTES:
+                if deps:
+                    found.append((*key, "the login takes no administrator token"))
+            elif any(isinstance(d, AdminRoles) for d in deps):
+                found.append((*key, "uses require_admin(...), not require_action(...)"))
             elif len(actions) != 1:
-                found.append(f"{where}: declares {actions}, not one require_action(...)")
+                found.append((*key, f"declares {actions}, not one require_action(...)"))
             elif actions[0] not in MATRIX:
-                found.append(f"{where}: {actions[0]!r} is not in the matrix")
+                found.append((*key, f"{actions[0]!r} is not in the matrix"))
     return found
 
 
 def test_every_admin_route_declares_one_action_of_the_matrix(container: Container) -> None:
     routes = admin_routes(container)
     assert len(routes) >= 14
-    assert violations(routes) == []
+    unexpected = [v for v in violations(routes) if v[:2] not in AWAITING_REQUIRE_ACTION]
+    assert unexpected == []
+    assert all(action in MATRIX for action in AWAITING_REQUIRE_ACTION.values())
     paths = {(m, r.path) for r in routes for m in r.methods}
     assert paths >= UNAUTHENTICATED_ROUTES
 
@@ -101,8 +117,8 @@ def test_every_admin_route_declares_one_action_of_the_matrix(container: Containe
 def test_a_route_without_an_action_is_caught(container: Container) -> None:
     app = create_app(container)
 
-    @app.get("/v1/admin/_unlisted")
-    def unlisted(
+    @app.get("/v1/admin/_roles")
+    def roles_only(
         admin: AdminPrincipal = Depends(require_admin("audit_admin")),  # noqa: B008
     ) -> dict[str, str]:
         return {}
@@ -111,10 +127,17 @@ def test_a_route_without_an_action_is_caught(container: Container) -> None:
     def public() -> dict[str, str]:
         return {}
 
-    found = violations(admin_routes(container, app))
+    @app.get("/v1/other/_unknown")
+    def elsewhere(
+        admin: AdminPrincipal = Depends(require_admin("reviewer")),  # noqa: B008
+    ) -> dict[str, str]:
+        return {}
+
+    found = [v for v in violations(admin_routes(container, app)) if "_" in v[1].split("/")[-1]]
     assert found == [
-        "GET /v1/admin/_unlisted: declares [], not one require_action(...)",
-        "GET /v1/admin/_public: declares [], not one require_action(...)",
+        ("GET", "/v1/admin/_roles", "uses require_admin(...), not require_action(...)"),
+        ("GET", "/v1/admin/_public", "declares [], not one require_action(...)"),
+        ("GET", "/v1/other/_unknown", "uses require_admin(...), not require_action(...)"),
     ]
 
 
@@ -139,7 +162,9 @@ def test_every_admin_route_with_every_role_and_no_token(container: Container) ->
         for method, path in calls(route):
             if (method, route.path) in UNAUTHENTICATED_ROUTES:
                 continue
-            action = actions[0]
+            awaiting = AWAITING_REQUIRE_ACTION.get((method, route.path))
+            action = actions[0] if actions else awaiting
+            assert action is not None, (method, route.path)
             anonymous = client.request(method, path, json={})
             assert anonymous.status_code == 401, (method, path)
             assert anonymous.json()["error"]["code"] == "invalid_token"
@@ -156,7 +181,9 @@ def test_every_admin_route_with_every_role_and_no_token(container: Container) ->
                 record = last_request_record(container)
                 details = record["details"]
                 assert isinstance(details, dict)
-                assert details["action"] == action and details["role"] == role.value, where
+                recorded_action = action if actions else "unlisted"  # require_admin
+                assert details["action"] == recorded_action, where
+                assert details["role"] == role.value, where
                 assert record["outcome"] == ("allowed" if allowed else "denied"), where
                 assert details["route"] == f"{method} {route.path}", where
                 walked += 1

@@ -39,8 +39,6 @@ How to use (the container is read from ``request.app.state.container``, which
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import Request
 
 from netid.admins.matrix import roles_for
@@ -54,6 +52,7 @@ __all__ = [
     "AccessClaims",
     "AdminAction",
     "AdminPrincipal",
+    "AdminRoles",
     "admin_claims",
     "bearer_token",
     "institution_token",
@@ -144,14 +143,21 @@ def require_action(action: str) -> AdminAction:
     return AdminAction(action)
 
 
-def require_admin(*roles: str) -> Callable[[Request], AdminPrincipal]:
-    """A dependency admitting administrators holding one of ``roles`` (prefer
-    :func:`require_action`, which names the action in the matrix)."""
+class AdminRoles:
+    """The dependency :func:`require_admin` returns (the route walker flags it: a route should
+    name its action with :func:`require_action`)."""
+
+    def __init__(self, roles: frozenset[str]) -> None:
+        self.roles = roles
+
+    def __call__(self, request: Request) -> AdminPrincipal:
+        return _authorise(request, "unlisted", self.roles)
+
+
+def require_admin(*roles: str) -> AdminRoles:
+    """A dependency admitting administrators holding one of ``roles``. Prefer
+    :func:`require_action`, which names the action in the matrix; this one is recorded with the
+    action ``unlisted``."""
     if not roles or any(role not in ADMIN_ROLES for role in roles):
         raise ValueError(f"roles must be among {ADMIN_ROLES}")
-    allowed = frozenset(roles)
-
-    def admin(request: Request) -> AdminPrincipal:
-        return _authorise(request, "unlisted", allowed)
-
-    return admin
+    return AdminRoles(frozenset(roles))
