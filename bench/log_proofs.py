@@ -52,7 +52,7 @@ CACHE = ROOT / ".cache"
 PG_URL = os.environ.get(
     "NETID_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-BUILD_VERSION = 1  # bump when the entry layout changes
+BUILD_VERSION = 2  # bump when the entry layout changes
 
 
 def _settings(backend: str, entries: int) -> tuple[Settings, Path]:
@@ -115,7 +115,7 @@ def build(container: Container, entries: int, batch: int = 20_000) -> float:
                     "leaf_hash": leaf,
                 }
             )
-            nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed if lv)
+            nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed)
         with container.transaction() as session:
             session.execute(insert(records), rows)
             if nodes:

@@ -64,13 +64,21 @@ def test_every_perfect_subtree_is_stored_once(container: Container) -> None:
     write(container, 21, per_transaction=7)
     with container.transaction(write=False) as session:
         nodes = {(n.level, n.idx): n.hash for n in session.scalars(select(LogNode))}
-    # Level L holds floor(21 / 2**L) nodes: 10 + 5 + 2 + 1.
+    # Level L holds floor(21 / 2**L) nodes: 21 leaves, then 10 + 5 + 2 + 1.
     assert sorted(nodes) == sorted(
-        [(1, i) for i in range(10)] + [(2, i) for i in range(5)] + [(3, 0), (3, 1), (4, 0)]
+        [(0, i) for i in range(21)]
+        + [(1, i) for i in range(10)]
+        + [(2, i) for i in range(5)]
+        + [(3, 0), (3, 1), (4, 0)]
     )
+    assert nodes[(0, 8)] == rows_leaf(container, 8)
     rows, _ = stored(container)
     hasher = tree_hasher("sm3")
     assert nodes[(1, 4)] == hasher.node(rows[8].leaf_hash, rows[9].leaf_hash)
+
+
+def rows_leaf(container: Container, index: int) -> bytes:
+    return stored(container)[0][index].leaf_hash
 
 
 def test_a_rolled_back_append_leaves_no_gap(container: Container) -> None:

@@ -86,48 +86,46 @@ class LogRepository:
         self._session.connection().execute(_INSERT_RECORD, values)
 
     def perfect_hashes(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The stored hashes of perfect nodes: level 0 from the entries' leaf hashes, higher
-        levels from ``log_node``; one query of O(log n) rows by primary key.
+        """The stored hashes of perfect nodes, O(log n) rows of ``log_node`` by primary key in
+        one query (a leaf missing there, as in logs migrated before leaves were stored as
+        nodes, comes from its entry).
 
         Written as SQL text because a proof's shape differs every time (SQLAlchemy would build
         and cache-key a new statement each time); every value is an ``int``, formatted here,
         so nothing from the caller reaches the SQL as text."""
-        leaves = sorted({int(ix) for lv, ix in wanted if lv == 0})
-        inner = sorted({(int(lv), int(ix)) for lv, ix in wanted if lv > 0})
-        parts = []
+        keys = sorted({(int(lv), int(ix)) for lv, ix in wanted})
+        if not keys:
+            return {}
+        terms = " OR ".join(f"(level = {lv} AND idx = {ix})" for lv, ix in keys)
+        conn = self._session.connection()
+        rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM log_node WHERE {terms}")  # noqa: S608 (ints only)
+        found = {(lv, ix): bytes(h) for lv, ix, h in rows}
+        leaves = [ix for lv, ix in keys if lv == 0 and (0, ix) not in found]
         if leaves:
             listed = ", ".join(str(ix) for ix in leaves)
-            parts.append(
-                f"SELECT 0, log_index, leaf_hash FROM access_record WHERE log_index IN ({listed})"  # noqa: S608 (ints only)
+            rows = conn.exec_driver_sql(
+                f"SELECT log_index, leaf_hash FROM access_record WHERE log_index IN ({listed})"  # noqa: S608
             )
-        if inner:
-            terms = " OR ".join(f"(level = {lv} AND idx = {ix})" for lv, ix in inner)
-            parts.append(f"SELECT level, idx, hash FROM log_node WHERE {terms}")  # noqa: S608
-        if not parts:
-            return {}
-        rows = self._session.connection().exec_driver_sql(" UNION ALL ".join(parts))
-        return {(lv, ix): bytes(h) for lv, ix, h in rows}
+            found.update({(0, ix): bytes(h) for ix, h in rows})
+        return found
 
     def nodes_at_level(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
-        """(idx, hash) of level ``level`` (level 0 = leaf hashes) for start <= idx < end."""
-        if level == 0:
-            stmt = (
-                select(_RECORD.c.log_index, _RECORD.c.leaf_hash)
-                .where(_RECORD.c.log_index >= start, _RECORD.c.log_index < end)
-                .order_by(_RECORD.c.log_index)
-            )
-        else:
-            stmt = (
-                select(_NODE.c.idx, _NODE.c.hash)
-                .where(_NODE.c.level == level, _NODE.c.idx >= start, _NODE.c.idx < end)
-                .order_by(_NODE.c.idx)
-            )
+        """(idx, hash) of the stored nodes of ``level`` with start <= idx < end."""
+        stmt = (
+            select(_NODE.c.idx, _NODE.c.hash)
+            .where(_NODE.c.level == level, _NODE.c.idx >= start, _NODE.c.idx < end)
+            .order_by(_NODE.c.idx)
+        )
         return [(ix, h) for ix, h in self._session.execute(stmt)]
 
-    def node_count(self, level: int) -> int:
-        if level == 0:
-            return int(self._session.scalar(select(func.count()).select_from(_RECORD)) or 0)
-        return int(self._session.scalar(select(func.count()).where(_NODE.c.level == level)) or 0)
+    def leaves_range(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(log_index, leaf_hash) of the entries with start <= log_index < end."""
+        stmt = (
+            select(_RECORD.c.log_index, _RECORD.c.leaf_hash)
+            .where(_RECORD.c.log_index >= start, _RECORD.c.log_index < end)
+            .order_by(_RECORD.c.log_index)
+        )
+        return [(ix, h) for ix, h in self._session.execute(stmt)]
 
     def max_node_level(self) -> int:
         return int(self._session.scalar(select(func.max(_NODE.c.level))) or 0)
@@ -142,9 +140,12 @@ class LogRepository:
         return self._session.scalar(select(_RECORD.c.leaf_hash).where(_RECORD.c.log_index == index))
 
     def stream_entries(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
-        """Every entry in index order, fetched ``batch`` rows at a time by keyset pagination
-        (memory stays flat; no long-lived server cursor)."""
+        """Every entry in storage order (``seq``: a sequential scan, which in a sound log is
+        index order because indexes are assigned under the head lock as rows are inserted),
+        ``batch`` rows at a time by keyset pagination: memory stays flat, no long-lived
+        server cursor. The caller checks that the indexes come as 0, 1, 2, ..."""
         columns = (
+            _RECORD.c.seq,
             _RECORD.c.log_index,
             _RECORD.c.canonical,
             _RECORD.c.leaf_hash,
@@ -157,12 +158,9 @@ class LogRepository:
         after = -1
         while True:
             rows = self._session.execute(
-                select(*columns)
-                .where(_RECORD.c.log_index > after)
-                .order_by(_RECORD.c.log_index)
-                .limit(batch)
+                select(*columns).where(_RECORD.c.seq > after).order_by(_RECORD.c.seq).limit(batch)
             ).all()
-            yield from (tuple(row) for row in rows)
+            yield from (tuple(row[1:]) for row in rows)
             if len(rows) < batch:
                 return
             after = rows[-1][0]

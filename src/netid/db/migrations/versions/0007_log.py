@@ -102,9 +102,9 @@ def _backfill(conn: sa.Connection) -> None:
             .where(record.c.seq == seq)
             .values(canonical=encoded, log_index=index, leaf_hash=leaf)
         )
-        inner = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed if lv > 0]
-        if inner:
-            conn.execute(node.insert(), inner)
+        conn.execute(
+            node.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed]
+        )
     conn.execute(
         head.insert().values(id=1, hash_alg="sm3", size=frontier.size, frontier=frontier.to_bytes())
     )
