@@ -5,10 +5,15 @@ and the hash chosen at creation."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -18,6 +23,7 @@ from netid.config import Settings
 from netid.container import Container
 from netid.crypto.notes import open_checkpoint, parse_verifier_key
 from netid.db.append_only import unsafe_append_only_disabled
+from netid.web.app import create_app
 from tests.audit.support import write
 from tests.conftest import Backend
 
@@ -119,3 +125,44 @@ def test_a_bad_witness_file_is_refused(cli: Cli, tmp_path: Path) -> None:
     bad.write_text("not json\n")
     error = cli.error("audit", "verify", "--witness", str(bad))
     assert isinstance(error, WitnessInvalid) and error.details["reason"] == "file"
+
+
+@pytest.fixture
+def served(container: Container) -> Iterator[str]:
+    """The real app on a real HTTP server (uvicorn on loopback, in a thread)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(container), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_remote_witness_needs_only_the_public_api_and_keys(
+    cli: Cli, container: Container, served: str, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(cli.run("keys", "export-public")))
+    witness = tmp_path / "witness.jsonl"
+    write(container, 3)
+    cli.run("audit", "checkpoint")
+    remote = ("audit", "witness", str(witness), "--url", served, "--keys", str(keys))
+    assert cli.run(*remote) == {"tree_size": 3, "appended": True, "witnessed": 1}
+    write(container, 6)
+    cli.run("audit", "checkpoint")
+    assert cli.run(*remote) == {"tree_size": 9, "appended": True, "witnessed": 2}
+    assert cli.run(*remote)["appended"] is False
+    other = tmp_path / "other.json"
+    other.write_text('{"log": {"verifier_keys": ["x+00000000+AAAA"]}}')
+    error = cli.error("audit", "witness", str(witness), "--url", served, "--keys", str(other))
+    assert isinstance(error, WitnessInvalid) and error.details["reason"] == "keys"

@@ -122,20 +122,90 @@ def verify(
         raise typer.Exit(code=1)
 
 
+def _fetch(url: str, limit: int = 1024 * 1024) -> bytes:
+    """GET ``url`` (http/https only), at most ``limit`` bytes; Unavailable if it fails."""
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    from netid.core.errors import Unavailable
+
+    if not url.startswith(("http://", "https://")):
+        raise typer.BadParameter("the log URL is http:// or https://")
+    try:
+        with urlopen(url, timeout=15) as response:  # noqa: S310 (scheme checked above)
+            data: bytes = response.read(limit + 1)
+    except (URLError, OSError, ValueError):
+        raise Unavailable("The log could not be reached.") from None
+    if len(data) > limit:
+        raise WitnessInvalid("response", "The log's answer is too large.")
+    return data
+
+
+def _remote_witness(notes: list[str], url: str, keys: Path, hash_alg: str) -> tuple[Any, bool, str]:
+    """Witness a log by its public HTTP API only (no database): the checkpoint, and the
+    consistency proof from the last witnessed size, verified with the published keys."""
+    import base64
+    import binascii
+
+    from netid.audit.service import tree_hasher, witness_checkpoint
+    from netid.crypto.errors import InvalidKeyMaterial
+    from netid.crypto.notes import parse_verifier_key
+
+    try:
+        document = orjson.loads(keys.read_bytes())
+        verifiers = [parse_verifier_key(v) for v in document["log"]["verifier_keys"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError, InvalidKeyMaterial):
+        raise WitnessInvalid(
+            "keys", "The key file is not 'netid keys export-public' output."
+        ) from None
+    base = url.rstrip("/")
+    note = _fetch(f"{base}/v1/log/checkpoint").decode("utf-8", "replace")
+
+    def consistency(first: int, second: int) -> list[bytes]:
+        body = _fetch(f"{base}/v1/log/proof/consistency?first={first}&second={second}")
+        try:
+            return [base64.b64decode(h, validate=True) for h in orjson.loads(body)["hashes"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, binascii.Error):
+            raise WitnessInvalid("response", "The log's proof is malformed.") from None
+
+    checkpoint, new = witness_checkpoint(tree_hasher(hash_alg), verifiers, notes, note, consistency)
+    return checkpoint, new, note
+
+
 @audit_app.command("witness")
 def witness(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="The auditor's witness file")],
+    url: Annotated[
+        str | None,
+        typer.Option(help="Witness a log over HTTP (its public URL) instead of the database"),
+    ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="With --url: 'netid keys export-public' output"
+        ),
+    ] = None,
+    hash_alg: Annotated[
+        str, typer.Option("--hash", help="With --url: the log's tree hash")
+    ] = "sm3",
 ) -> None:
     """Check the latest checkpoint against the last one in FILE (signatures, consistency
     proof) and append it. Refuses a smaller tree (rollback) or a fork (exit 65)."""
-    from netid.cli.main import container
-
     notes = read_witness(file)
-    c = container()
-    with c.transaction(write=False) as session:
-        service = c.audit(session)
-        note = service.latest_checkpoint().note
-        checkpoint, new = service.witness(notes, note)
+    if url is not None:
+        if keys is None:
+            raise typer.BadParameter("--url needs --keys (the published key file)")
+        if hash_alg not in ("sm3", "sha256"):
+            raise typer.BadParameter("the tree hash is sm3 or sha256")
+        checkpoint, new, note = _remote_witness(notes, url, keys, hash_alg)
+    else:
+        from netid.cli.main import container
+
+        c = container()
+        with c.transaction(write=False) as session:
+            service = c.audit(session)
+            note = service.latest_checkpoint().note
+            checkpoint, new = service.witness(notes, note)
     if new:
         _append_witness(file, note)
     _emit({"tree_size": checkpoint.size, "appended": new, "witnessed": len(notes) + int(new)})
