@@ -184,7 +184,20 @@ def _finish_rotation(c: Container, batch_size: int) -> dict[str, int]:
         "admin_totp_resealed": _drain(
             "Re-sealing admin TOTP secrets", _reseal_admin_totp(c, batch_size)
         ),
+        "institution_applications_resealed": _drain(
+            "Re-sealing institution applications", _reseal_applications(c, batch_size)
+        ),
     }
+
+
+def _reseal_applications(c: Container, batch_size: int) -> Callable[[], int]:
+    def run() -> int:
+        with c.transaction() as session:
+            return c.institutions(session).reseal_applications(
+                batch_size=batch_size, actor=c.operator_actor()
+            )
+
+    return run
 
 
 def _reseal_admin_totp(c: Container, batch_size: int) -> Callable[[], int]:
@@ -240,6 +253,7 @@ def keys_retire(key_id: str) -> None:
     with c.transaction() as session:
         references = c.registry(session).references_to_key(key_id)
         references += c.admins(session).references_to_key(key_id)
+        references += c.institutions(session).references_to_key(key_id)
         info = c.keyring_service(session).retire(key_id, references=references)
         c.recorder(session).record(
             actor=c.operator_actor(),

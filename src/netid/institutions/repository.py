@@ -84,6 +84,20 @@ class InstitutionRepository:
                 row.monthly_limit = limit
         self.session.flush()
 
+    def sealed_applications(self) -> Sequence[tuple[str, bytes]]:
+        """(id, sealed application) of every institution: few rows, read whole."""
+        rows = self.session.execute(
+            select(Institution.id, Institution.application_sealed).order_by(Institution.id)
+        )
+        return [(str(i), bytes(b)) for i, b in rows]
+
+    def set_application_sealed(self, institution_id: str, sealed: bytes) -> None:
+        self.session.execute(
+            update(Institution)
+            .where(Institution.id == institution_id)
+            .values(application_sealed=sealed)
+        )
+
     def quotas(self, institution_id: str) -> Sequence[InstitutionQuota]:
         return self.session.scalars(
             select(InstitutionQuota)

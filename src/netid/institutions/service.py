@@ -21,7 +21,7 @@ from netid.audit.service import AccessRecorder
 from netid.core.clock import CHINA_TZ, Clock, today_in_china
 from netid.core.errors import Forbidden, InvalidInput
 from netid.core.ids import new_row_id
-from netid.crypto.sealing import open_sealed, seal
+from netid.crypto.sealing import open_sealed, seal, sealed_key_id
 from netid.documents import check_uscc
 from netid.institutions.codes import new_institution_code
 from netid.institutions.errors import (
@@ -339,6 +339,43 @@ class InstitutionService:
         data = orjson.loads(plain)
         return ApplicationContacts(
             legal_representative=data["legal_representative"], contact=data["contact"]
+        )
+
+    # -- data-key rotation ----------------------------------------------------------------------
+    def reseal_applications(self, *, batch_size: int, actor: str) -> int:
+        """Re-seal up to ``batch_size`` applications not under the active data key; 0 = done
+        (so a rotated-out data key can be retired without losing the contacts)."""
+        active = self._keyring.active_seal_key(KeyPurpose.DATA)
+        stale = [
+            (row_id, sealed)
+            for row_id, sealed in self._repo.sealed_applications()
+            if sealed_key_id(sealed) != active.key_id
+        ][:batch_size]
+        for row_id, sealed in stale:
+            plain = open_sealed(
+                self._keyring.seal_key,
+                sealed,
+                table="institution",
+                column="application",
+                row_id=row_id,
+            )
+            self._repo.set_application_sealed(
+                row_id,
+                seal(active, plain, table="institution", column="application", row_id=row_id),
+            )
+        if stale:
+            self._recorder.record(
+                actor=actor,
+                action="keys.reseal_institution_applications",
+                outcome="ok",
+                details={"rows": len(stale)},
+            )
+        return len(stale)
+
+    def references_to_key(self, key_id: str) -> int:
+        """How many applications the key still seals (a key in use must not be retired)."""
+        return sum(
+            1 for _, sealed in self._repo.sealed_applications() if sealed_key_id(sealed) == key_id
         )
 
     # -- quotas ----------------------------------------------------------------------------------
