@@ -99,7 +99,7 @@ class LogRepository:
         terms = " OR ".join(f"(level = {lv} AND idx = {ix})" for lv, ix in keys)
         conn = self._session.connection()
         rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM log_node WHERE {terms}")  # noqa: S608 (ints only)
-        found = {(lv, ix): bytes(h) for lv, ix, h in rows}
+        found = {(lv, ix): bytes(h) for lv, ix, h in rows.fetchall()}
         leaves = [ix for lv, ix in keys if lv == 0 and (0, ix) not in found]
         if leaves:
             listed = ", ".join(str(ix) for ix in leaves)
