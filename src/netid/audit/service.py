@@ -239,13 +239,13 @@ class AuditService:
         )
 
     # -- proofs -----------------------------------------------------------------------------
-    def _perfect(self, wanted: list[tuple[int, int]]) -> Callable[[int, int], bytes]:
-        found = self._repo.perfect_hashes(wanted)
-        if len(found) != len(set(wanted)):
-            raise LogInconsistent()
-        return lambda level, index: found[(level, index)]
-
-    def _checked_size(self, tree_size: int, size: int, name: str) -> None:
+    def _proof_inputs(
+        self, wanted: list[tuple[int, int]], tree_size: int, name: str
+    ) -> tuple[TreeHasher, Callable[[int, int], bytes]]:
+        """The hasher and the stored nodes a proof over ``tree_size`` needs, with the head read
+        in the same breath to check the size."""
+        head, found = self._repo.perfect_hashes(wanted)
+        hash_alg, size = head if head is not None else (self._hash_alg, 0)
         # Any size up to the current one: perfect nodes never change, so every earlier tree
         # (not only the checkpointed ones) can be proven. A client compares with a root it
         # trusts, normally a signed checkpoint's.
@@ -253,15 +253,16 @@ class AuditService:
             raise InvalidProofRequest(
                 "beyond_tree", f"The {name} is larger than the log ({size} entries)."
             )
+        if len(found) != len(set(wanted)):
+            raise LogInconsistent()
+        return tree_hasher(hash_alg), lambda level, index: found[(level, index)]
 
     def inclusion_proof(self, index: int, tree_size: int) -> InclusionProof:
         """RFC 9162 §2.1.3.1 inclusion proof of entry ``index`` in the tree of ``tree_size``."""
-        hasher, size, _ = self._head()
         if not 0 <= index < tree_size:
             raise InvalidProofRequest("index", "The index must be at least 0 and below tree_size.")
-        self._checked_size(tree_size, size, "tree_size")
         wanted = [(0, index), *inclusion_proof_nodes(index, tree_size)]
-        perfect = self._perfect(wanted)
+        hasher, perfect = self._proof_inputs(wanted, tree_size, "tree_size")
         return InclusionProof(
             index=index,
             tree_size=tree_size,
@@ -271,22 +272,19 @@ class AuditService:
 
     def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
         """RFC 9162 §2.1.4.1 consistency proof between the trees of ``first`` and ``second``."""
-        hasher, size, _ = self._head()
         if not 0 < first <= second:
             raise InvalidProofRequest("sizes", "The sizes must satisfy 0 < first <= second.")
-        self._checked_size(second, size, "second size")
-        perfect = self._perfect(consistency_proof_nodes(first, second))
+        wanted = consistency_proof_nodes(first, second)
+        hasher, perfect = self._proof_inputs(wanted, second, "second size")
         return ConsistencyProof(
             first=first, second=second, hashes=consistency_proof(hasher, first, second, perfect)
         )
 
     def root_at(self, tree_size: int) -> bytes:
         """MTH of the first ``tree_size`` entries, from O(log n) stored nodes."""
-        hasher, size, frontier = self._head()
-        self._checked_size(tree_size, size, "tree size")
-        if tree_size == size:
-            return frontier_root(hasher, frontier)
-        perfect = self._perfect(range_nodes(0, tree_size))
+        if tree_size == 0:
+            return self._head()[0].empty()
+        hasher, perfect = self._proof_inputs(range_nodes(0, tree_size), tree_size, "tree size")
         return range_hash(hasher, 0, tree_size, perfect)
 
     # -- entries ----------------------------------------------------------------------------
