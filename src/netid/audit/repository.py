@@ -205,5 +205,20 @@ class LogRepository:
     def checkpoint(self, tree_size: int) -> LogCheckpoint | None:
         return self._session.get(LogCheckpoint, tree_size)
 
+    def stream_checkpoints(self, batch: int = 1000) -> Iterator[tuple[int, bytes, str]]:
+        """(tree_size, root_hash, note) of every checkpoint by size, ``batch`` at a time."""
+        after = -1
+        while True:
+            rows = self._session.execute(
+                select(_CHECKPOINT.c.tree_size, _CHECKPOINT.c.root_hash, _CHECKPOINT.c.note)
+                .where(_CHECKPOINT.c.tree_size > after)
+                .order_by(_CHECKPOINT.c.tree_size)
+                .limit(batch)
+            ).all()
+            yield from ((int(r[0]), bytes(r[1]), str(r[2])) for r in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
     def checkpoints(self) -> list[LogCheckpoint]:
         return list(self._session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size)))

@@ -9,6 +9,8 @@ never share an index or leave a gap; a rolled-back transaction takes its index b
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -375,31 +377,32 @@ class AuditService:
             else:
                 report.truncated_findings += 1
 
-        # Roots expected at given sizes: (size, root, source, note or None).
-        expected: list[tuple[int, bytes, str, str | None]] = []
-        for cp in self._repo.checkpoints():
-            expected.append((cp.tree_size, cp.root_hash, "checkpoint", cp.note))
-        witnessed = 0
+        # Roots expected at given sizes, (size, root, source, note or None), in size order:
+        # the stored checkpoints streamed (15 years of them do not fit in memory) merged with
+        # the witness's (a file the auditor keeps; small).
+        witnessed_roots: list[tuple[int, bytes, str, str | None]] = []
         for note in witness:
             try:
                 seen, _ = open_checkpoint(note, verifiers)
             except NoteInvalid:
                 find(None, FindingKind.WITNESS_INVALID, "a witnessed checkpoint does not verify")
                 continue
-            witnessed = max(witnessed, seen.size)
-            expected.append((seen.size, seen.root, "witness", None))
-        report.witness_size = witnessed if witness else None
-        expected.sort(key=lambda item: item[0])
-        pending = 0
+            witnessed_roots.append((seen.size, seen.root, "witness", None))
+        report.witness_size = max((w[0] for w in witnessed_roots), default=0) if witness else None
+        witnessed_roots.sort(key=lambda item: item[0])
+        stored_roots = (
+            (size, root, "checkpoint", note) for size, root, note in self._repo.stream_checkpoints()
+        )
+        expected = heapq.merge(stored_roots, witnessed_roots, key=lambda item: item[0])
+        upcoming = next(expected, None)
 
-        def check_expected(frontier: Frontier) -> int:
-            nonlocal pending
+        def check_expected(frontier: Frontier) -> None:
+            nonlocal upcoming
             root: bytes | None = None
-            while pending < len(expected) and expected[pending][0] <= frontier.size:
-                size, want, source, note = expected[pending]
-                pending += 1
-                if size != frontier.size:
-                    continue  # an earlier size skipped over (a gap): reported below
+            while upcoming is not None and upcoming[0] <= frontier.size:
+                size, want, source, note = upcoming
+                upcoming = next(expected, None)
+                # Sizes are checked as the frontier passes each one, so size == frontier.size.
                 if root is None:
                     root = frontier_root(hasher, frontier)
                 if source == "witness":
@@ -411,7 +414,6 @@ class AuditService:
                     find(size, FindingKind.CHECKPOINT_ROOT)
                 if not self._note_matches(note or "", size, want, verifiers):
                     find(size, FindingKind.CHECKPOINT_SIGNATURE)
-            return pending
 
         frontier = Frontier.empty()
         check_expected(frontier)
@@ -454,7 +456,7 @@ class AuditService:
                 find(index, FindingKind.COLUMN_MISMATCH)
             frontier, _ = append(hasher, frontier, leaf)
             next_index += 1
-            if pending < len(expected) and expected[pending][0] <= frontier.size:
+            if upcoming is not None and upcoming[0] <= frontier.size:
                 check_expected(frontier)
         report.size = frontier.size
         report.root_hash = frontier_root(hasher, frontier)
@@ -464,7 +466,8 @@ class AuditService:
             find(next_index, FindingKind.TRUNCATED, f"the head says {head_size} entries")
         elif head is not None and head[2] != frontier.to_bytes():
             find(None, FindingKind.HEAD_MISMATCH)
-        for size, _, source, _ in expected[pending:]:
+        beyond = itertools.chain([upcoming], expected) if upcoming is not None else iter(())
+        for size, _, source, _ in beyond:
             if source == "witness":
                 find(size, FindingKind.ROLLBACK, "the witness saw a larger tree")
             else:
