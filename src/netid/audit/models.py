@@ -34,6 +34,10 @@ class AccessRecord(Base):
     # The person concerned, sealed under that person's own key: crypto-shredding the person
     # makes the reference unreadable while the entry and its hash stay.
     subject_ref_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # HMAC-SM3 under the person's own key (netid.audit.service.subject_tag): the index by
+    # which the person's own entries are found without opening every sealed reference. Only
+    # the person's key makes it; crypto-shredding the key leaves it linking nothing.
+    subject_tag: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
     canonical: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
 

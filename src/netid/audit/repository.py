@@ -152,6 +152,14 @@ class LogRepository:
             select(AccessRecord).where(AccessRecord.log_index == index)
         ).one_or_none()
 
+    def entries_tagged(self, tag: bytes, *, limit: int) -> Sequence[AccessRecord]:
+        return self._session.scalars(
+            select(AccessRecord)
+            .where(AccessRecord.subject_tag == tag)
+            .order_by(AccessRecord.log_index.desc())
+            .limit(limit)
+        ).all()
+
     def leaf_hash(self, index: int) -> bytes | None:
         return self._session.scalar(select(_RECORD.c.leaf_hash).where(_RECORD.c.log_index == index))
 

@@ -40,7 +40,7 @@ from netid.audit.schemas import (
 )
 from netid.core.clock import Clock
 from netid.core.ids import new_row_id
-from netid.crypto.errors import NoteInvalid
+from netid.crypto.errors import CryptoError, NoteInvalid
 from netid.crypto.merkle import (
     HASHES,
     Frontier,
@@ -57,7 +57,8 @@ from netid.crypto.merkle import (
 )
 from netid.crypto.notes import Checkpoint as NoteCheckpoint
 from netid.crypto.notes import NoteSigner, NoteVerifier, checkpoint_body, open_checkpoint, sign_note
-from netid.crypto.sealing import SealKey, seal
+from netid.crypto.sealing import SealKey, open_sealed, seal
+from netid.crypto.sm3 import hmac_sm3
 
 DEFAULT_HASH = "sm3"
 _HASHERS = {name: TreeHasher(name) for name in HASHES}
@@ -78,6 +79,17 @@ def canonical_json(entry: dict[str, Any]) -> bytes:
     (§3.2.3) equals sorting by code points.
     """
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+SUBJECT_TAG_LABEL = b"netid/access-record/subject-tag/v1"
+
+
+def subject_tag(person_key: SealKey) -> bytes:
+    """The person's tag on their access records: HMAC-SM3(person key, label). Deterministic,
+    so one indexed query finds a person's entries; unlinkable to the person without their
+    key. It does show that several entries concern one (unnamed) person — the price of a
+    self-query that does not open every sealed reference in the log."""
+    return hmac_sm3(person_key.secret, SUBJECT_TAG_LABEL)
 
 
 class AccessRecorder:
@@ -147,6 +159,7 @@ class AccessRecorder:
             "purpose": purpose,
             "outcome": outcome,
             "subject_ref_sealed": sealed_ref,
+            "subject_tag": subject_tag(subject_key) if sealed_ref and subject_key else None,
             "canonical": canonical,
             "leaf_hash": leaf,
         }
@@ -301,6 +314,36 @@ class AuditService:
             "leaf_hash": b64(row.leaf_hash),
             "entry": orjson.loads(row.canonical),
         }
+
+    def entries_of_person(
+        self, person_id: str, person_key: SealKey, *, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """The person's own entries, newest first: who used their data, when, why, with what
+        result (the right to know, PIPL art. 44–45). Found by the subject tag, then each one
+        confirmed by opening its sealed reference with the person's key — a tag alone never
+        discloses an entry. The caller records the self-query."""
+        entries = []
+        for row in self._repo.entries_tagged(subject_tag(person_key), limit=limit):
+            if row.subject_ref_sealed is None:
+                continue
+            try:
+                ref = open_sealed(
+                    {person_key.key_id: person_key},
+                    row.subject_ref_sealed,
+                    table="access_record",
+                    column="subject_ref",
+                    row_id=row.id,
+                )
+            except CryptoError:
+                continue
+            if ref.decode() != person_id:
+                continue
+            entry = orjson.loads(row.canonical)
+            entry.pop("subject_ref", None)  # the person's own sealed id: noise to them
+            entries.append(
+                {"index": row.log_index, "leaf_hash": b64(row.leaf_hash), "entry": entry}
+            )
+        return entries
 
     # -- checkpoints ------------------------------------------------------------------------
     def latest_checkpoint(self) -> Checkpoint:

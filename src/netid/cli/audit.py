@@ -231,3 +231,31 @@ def app_role(
     except ValueError:
         raise typer.BadParameter("role and schema are lower-case SQL identifiers") from None
     _emit({"role": role, "log_tables": "SELECT, INSERT"})
+
+
+@audit_app.command("person")
+def person_entries(
+    document: Annotated[str, typer.Option(help="The person's document number, or '-' (stdin)")],
+    limit: Annotated[int, typer.Option(min=1, max=5000)] = 500,
+) -> None:
+    """A person's own entries, for the person (at a service counter, after checking their
+    identity document): who used their data, when, why, with what result. The query is
+    itself an entry of the person's."""
+    import sys
+
+    from netid.cli.main import container
+
+    number = sys.stdin.readline().strip() if document == "-" else document
+    c = container()
+    with c.transaction() as session:
+        person_id, key = c.registry(session).person_ref(number)
+        entries = c.audit(session).entries_of_person(person_id, key, limit=limit)
+        c.recorder(session).record(
+            actor=c.operator_actor(),
+            action="audit.person_entries",
+            outcome="ok",
+            subject_key=key,
+            subject_id=person_id,
+            details={"entries": len(entries)},
+        )
+    _emit({"entries": entries})
