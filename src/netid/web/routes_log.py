@@ -29,7 +29,7 @@ from starlette.responses import Response
 from netid.audit.errors import InvalidProofRequest
 from netid.container import Container
 from netid.oauth.schemas import AdminPrincipal
-from netid.web.auth import require_admin
+from netid.web.auth import require_action
 from netid.web.errors import ERROR_RESPONSES
 from netid.web.responses import JSONBody
 
@@ -74,6 +74,8 @@ async def _checkpoint_loop(container: Container, every: float, stop: asyncio.Eve
 
 
 def router(container: Container) -> APIRouter:
+    # Plain ``def`` handlers: they block on the database, so they run in the thread pool and
+    # never stall the event loop that serves every other request of this worker.
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         every, _ = container.log_checkpoint_policy()
@@ -93,14 +95,14 @@ def router(container: Container) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}, "description": "The signed note"}},
     )
-    async def checkpoint() -> Response:
+    def checkpoint() -> Response:
         """The latest signed checkpoint (c2sp.org/tlog-checkpoint, c2sp.org/signed-note)."""
         with container.transaction(write=False) as session:
             latest = container.audit(session).latest_checkpoint()
         return Response(latest.note, media_type="text/plain; charset=utf-8", headers=_PUBLIC)
 
     @api.get("/v1/log/proof/inclusion", responses=ERROR_RESPONSES)
-    async def inclusion(
+    def inclusion(
         index: Annotated[str | None, Query()] = None,
         tree_size: Annotated[str | None, Query()] = None,
     ) -> JSONBody:
@@ -111,7 +113,7 @@ def router(container: Container) -> APIRouter:
         return JSONBody(proof.to_json(), headers=_PUBLIC)
 
     @api.get("/v1/log/proof/consistency", responses=ERROR_RESPONSES)
-    async def consistency(
+    def consistency(
         first: Annotated[str | None, Query()] = None,
         second: Annotated[str | None, Query()] = None,
     ) -> JSONBody:
@@ -122,8 +124,8 @@ def router(container: Container) -> APIRouter:
         return JSONBody(proof.to_json(), headers=_PUBLIC)
 
     @api.get("/v1/log/entries/{index}", responses=ERROR_RESPONSES)
-    async def entry(
-        index: str, admin: Annotated[AdminPrincipal, Depends(require_admin("audit_admin"))]
+    def entry(
+        index: str, admin: Annotated[AdminPrincipal, Depends(require_action("log.read_entry"))]
     ) -> JSONBody:
         """One entry's content, for the audit administrator; the read is recorded."""
         i = _integer(index, "index")
