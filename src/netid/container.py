@@ -304,7 +304,9 @@ class Container:
         return BillingService(repository=BillingRepository(session))
 
     def receipts(self, session: Session) -> ReceiptService:
-        return ReceiptService(repository=BillingRepository(session), keyring=self.keyring())
+        return ReceiptService(
+            repository=BillingRepository(session), keyring=self.keyring(), audit=self.audit(session)
+        )
 
     def registry(self, session: Session) -> RegistryService:
         return RegistryService(

@@ -16,7 +16,8 @@ class ReceiptNotFound(NotFound):
 class ReceiptInvalid(InvalidInput):
     """A signed receipt failed verification; ``details.reason`` says which check:
     ``format`` (not a signed receipt document), ``encoding`` (signature not base64 / DER),
-    ``algorithm`` (not SM2-SM3 with the standard user id), ``unknown_key`` or ``signature``."""
+    ``algorithm`` (not SM2-SM3 with the standard user id), ``unknown_key``, ``signature``,
+    or ``log`` (the entry, its inclusion proof or the checkpoint does not hold)."""
 
     code = "receipt_invalid"
     default_message = "The receipt is not valid."

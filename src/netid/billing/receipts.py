@@ -18,18 +18,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from netid.audit.service import canonical_json
 from netid.billing.errors import PublicKeysInvalid, ReceiptInvalid
 from netid.crypto.errors import CryptoError
+from netid.crypto.merkle import TreeHasher, verify_inclusion
+from netid.crypto.notes import NoteVerifier, open_checkpoint
 from netid.crypto.sm2 import SM2_USER_ID, Sm2PrivateKey, Sm2PublicKey
 
 SIGNATURE_ALG: Final = "SM2-SM3"
 USER_ID: Final = SM2_USER_ID.decode("ascii")
 _SIGNATURE_FIELDS: Final = frozenset({"alg", "key_id", "user_id", "value"})
 _DOCUMENT_FIELDS: Final = frozenset({"receipt", "signature"})
+# Optional: the receipt's log entry with its inclusion proof and the signed checkpoint it is
+# proven against (DESIGN.md "Receipts before and after the log"), present once the next
+# checkpoint after the entry has been cut.
+_LOG_MEMBER: Final = "log"
+_LOG_FIELDS: Final = frozenset({"hash", "entry", "tree_size", "inclusion", "checkpoint"})
 # RFC 8785 §3.2.2.3 serialises numbers as IEEE 754 doubles; integers beyond 2**53 − 1 would
 # encode differently there than in our integer-only encoder, so they are refused.
 _MAX_SAFE_INTEGER: Final = 2**53 - 1
@@ -63,7 +71,7 @@ def verify_receipt(
 ) -> dict[str, Any]:
     """The receipt of a signed receipt document, or :class:`ReceiptInvalid` for anything
     tampered with, signed by an unknown key, or malformed. Never another exception."""
-    if not isinstance(document, Mapping) or set(document) != _DOCUMENT_FIELDS:
+    if not isinstance(document, Mapping) or set(document) - {_LOG_MEMBER} != _DOCUMENT_FIELDS:
         raise ReceiptInvalid("format")
     receipt = document["receipt"]
     signature = document["signature"]
@@ -87,6 +95,41 @@ def verify_receipt(
     except CryptoError:  # SignatureInvalid: wrong signature or non-canonical DER
         raise ReceiptInvalid("signature") from None
     return dict(receipt)
+
+
+def verify_receipt_in_log(
+    receipt: Mapping[str, Any], log: Any, verifiers: Sequence[NoteVerifier]
+) -> int:
+    """Check that the receipt's entry is in the log the platform signed: the entry carries
+    this receipt at its index, its leaf hash H(0x00 || entry) is included (RFC 9162 §2.1.3.2)
+    in the tree whose root a checkpoint signed by a known log key states. Returns the
+    checkpoint's tree size, or raises :class:`ReceiptInvalid` ("log")."""
+    try:
+        if not isinstance(log, Mapping) or set(log) != _LOG_FIELDS:
+            raise ValueError("fields")
+        entry_text, proof_b64 = log["entry"], log["inclusion"]
+        if not isinstance(entry_text, str) or not isinstance(proof_b64, list):
+            raise ValueError("types")
+        entry_bytes = entry_text.encode("utf-8")
+        entry = json.loads(entry_text)
+        quoted = {k: v for k, v in receipt.items() if k != "log_index"}
+        if entry.get("index") != receipt.get("log_index") or (
+            entry.get("details", {}).get("receipt") != quoted
+        ):
+            raise ValueError("entry")
+        hasher = TreeHasher(str(log["hash"]))
+        checkpoint, names = open_checkpoint(str(log["checkpoint"]), verifiers)
+        if not names or checkpoint.size != log["tree_size"]:
+            raise ValueError("checkpoint")
+        proof = [_strict_b64decode(h) for h in proof_b64]
+        index = entry["index"]
+        if type(index) is not int or not verify_inclusion(
+            hasher, index, checkpoint.size, hasher.leaf(entry_bytes), proof, checkpoint.root
+        ):
+            raise ValueError("inclusion")
+    except (ValueError, TypeError, AttributeError, CryptoError, ReceiptInvalid):
+        raise ReceiptInvalid("log") from None
+    return checkpoint.size
 
 
 def published_sm2_keys(document: Any) -> dict[str, Sm2PublicKey]:

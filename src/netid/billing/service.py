@@ -6,6 +6,7 @@ owns the transaction, so a charge exists exactly when its access record does.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import re
@@ -13,6 +14,8 @@ from typing import Any, Final
 
 import orjson
 
+from netid.audit.errors import NoCheckpoint
+from netid.audit.service import AuditService
 from netid.billing.errors import InvalidCharge, ReceiptNotFound
 from netid.billing.models import Charge
 from netid.billing.receipts import sign_receipt
@@ -147,9 +150,12 @@ def _private_key(key_id: str, secret: bytes) -> Sm2PrivateKey:
 class ReceiptService:
     """Signs a receipt when it is asked for (DESIGN.md "Receipts before and after the log")."""
 
-    def __init__(self, *, repository: BillingRepository, keyring: Keyring) -> None:
+    def __init__(
+        self, *, repository: BillingRepository, keyring: Keyring, audit: AuditService | None = None
+    ) -> None:
         self._repo = repository
         self._keyring = keyring
+        self._audit = audit
 
     def receipt(self, receipt_id: str, *, institution_code: str | None) -> dict[str, Any]:
         """The unsigned receipt with its ``log_index``. ``institution_code`` None = operator;
@@ -176,4 +182,33 @@ class ReceiptService:
         "value"}}`` signed with the platform's active SM2 key."""
         receipt = self.receipt(receipt_id, institution_code=institution_code)
         key = self._keyring.active(KeyPurpose.SM2_SIGNING)
-        return sign_receipt(receipt, key=_private_key(key.key_id, key.secret), key_id=key.key_id)
+        document = sign_receipt(
+            receipt, key=_private_key(key.key_id, key.secret), key_id=key.key_id
+        )
+        log = self._log_proof(receipt_id, receipt["log_index"])
+        if log is not None:
+            document["log"] = log
+        return document
+
+    def _log_proof(self, receipt_id: str, index: int) -> dict[str, Any] | None:
+        """The entry, its inclusion proof and the latest signed checkpoint, once a checkpoint
+        covers the entry (cut within seconds); None before. Offline, the platform's published
+        log keys then prove the receipt is in the log, not only signed."""
+        if self._audit is None:
+            return None
+        try:
+            checkpoint = self._audit.latest_checkpoint()
+        except NoCheckpoint:
+            return None
+        if checkpoint.tree_size <= index:
+            return None
+        record = self._repo.access_record(receipt_id)
+        assert record is not None  # receipt() found it
+        proof = self._audit.inclusion_proof(index, checkpoint.tree_size)
+        return {
+            "hash": self._audit.status().hash_alg,
+            "entry": record.canonical.decode("utf-8"),
+            "tree_size": checkpoint.tree_size,
+            "inclusion": [base64.b64encode(h).decode("ascii") for h in proof.hashes],
+            "checkpoint": checkpoint.note,
+        }

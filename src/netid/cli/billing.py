@@ -14,8 +14,9 @@ import orjson
 import typer
 
 from netid.billing.errors import PublicKeysInvalid, ReceiptInvalid
-from netid.billing.receipts import published_sm2_keys, verify_receipt
+from netid.billing.receipts import published_sm2_keys, verify_receipt, verify_receipt_in_log
 from netid.billing.schemas import check_month
+from netid.crypto.errors import CryptoError
 
 billing_app = typer.Typer(help="Billing: monthly statements.", no_args_is_help=True)
 receipts_app = typer.Typer(help="Signed receipts (电子回执).", no_args_is_help=True)
@@ -121,14 +122,39 @@ def receipts_verify(
     """Verify a signed receipt offline; prints the receipt if valid, else a JSON error and a
     non-zero exit (65)."""
     if public_keys is not None:
-        keys = published_sm2_keys(_read_json(public_keys, PublicKeysInvalid()))
+        published = _read_json(public_keys, PublicKeysInvalid())
     else:
         from netid.cli.main import container
         from netid.keys.export import public_key_document
 
         c = container()
         with c.transaction(write=False) as session:
-            keys = published_sm2_keys(public_key_document(c.keyring_service(session).public_keys()))
+            published = public_key_document(c.keyring_service(session).public_keys())
+            published.setdefault("log", {"verifier_keys": []})["verifier_keys"] = [
+                v.verifier_key_line() for v in c.log_verifiers(session)
+            ]
+    keys = published_sm2_keys(published)
     document = _read_json(file, ReceiptInvalid("format"))
     receipt = verify_receipt(document, keys)
-    _emit({"valid": True, "key_id": document["signature"]["key_id"], "receipt": receipt})
+    out: dict[str, Any] = {
+        "valid": True,
+        "key_id": document["signature"]["key_id"],
+        "receipt": receipt,
+        "in_log": None,
+    }
+    if "log" in document:
+        # The receipt is also in the log: proven against a checkpoint signed by a log key.
+        out["in_log"] = {
+            "tree_size": verify_receipt_in_log(receipt, document["log"], _log_verifiers(published))
+        }
+    _emit(out)
+
+
+def _log_verifiers(published: Any) -> list[Any]:
+    from netid.crypto.notes import parse_verifier_key
+
+    lines = published.get("log", {}).get("verifier_keys", []) if isinstance(published, dict) else []
+    try:
+        return [parse_verifier_key(line) for line in lines if isinstance(line, str)]
+    except (CryptoError, ValueError):
+        raise PublicKeysInvalid() from None
