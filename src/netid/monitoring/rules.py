@@ -5,14 +5,13 @@ and duplicate keys are refused with the JSON path of the problem)."""
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Collection, Iterable
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
+from netid.core.datafile import read_data_file, strict_json
 from netid.monitoring.errors import RulesInvalid
 from netid.monitoring.schemas import (
     DISTINCT_PEOPLE,
@@ -49,17 +48,13 @@ _RULE_FIELDS: dict[str, tuple[str, ...]] = {
 def load_rules(path: Path | None = None, *, industries: Collection[str] | None = None) -> RuleSet:
     """Read and validate a rules file; ``None`` = the one shipped in the package. With
     ``industries`` (the policy catalogue's), an override for an unknown industry is refused."""
-    if path is None:
-        text = resources.files("netid.monitoring").joinpath(DEFAULT_RULES).read_text("utf-8")
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RulesInvalid("The monitoring rules file does not exist.") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RulesInvalid(
-                f"The monitoring rules file cannot be read ({type(exc).__name__})."
-            ) from None
+    text = read_data_file(
+        path,
+        package="netid.monitoring",
+        default=DEFAULT_RULES,
+        what="monitoring rules file",
+        error=RulesInvalid,
+    )
     return parse_rules(text, industries=industries)
 
 
@@ -68,25 +63,8 @@ def default_rules() -> RuleSet:
     return load_rules(None)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise RulesInvalid(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise RulesInvalid(f"{name} is not allowed")
-
-
 def parse_rules(text: str, *, industries: Collection[str] | None = None) -> RuleSet:
-    try:
-        raw = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise RulesInvalid(f"not JSON (line {exc.lineno}, column {exc.colno})") from None
-    return _Parser(industries).rule_set(raw)
+    return _Parser(industries).rule_set(strict_json(text, error=RulesInvalid))
 
 
 def parse_business_hours(raw: Any, path: str = "business_hours") -> BusinessHours:

@@ -7,14 +7,13 @@ closed: an empty policy, an unknown purpose, type or claim all mean "denied".
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any
 
+from netid.core.datafile import read_data_file, strict_json
 from netid.policy.errors import CatalogueInvalid, PolicyDenied, PurposeNotRegistered
 from netid.policy.schemas import (
     AGE_MARKERS,
@@ -97,18 +96,13 @@ def raise_if_denied(decision: Decision) -> None:
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """Read and strictly validate a catalogue file; ``None`` = the one shipped in the package.
     Anything unexpected raises :class:`CatalogueInvalid` naming the place in the document."""
-    if path is None:
-        source = resources.files("netid.policy").joinpath(DEFAULT_CATALOGUE)
-        text = source.read_text(encoding="utf-8")
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CatalogueInvalid("The policy catalogue file does not exist.") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogueInvalid(
-                f"The policy catalogue file cannot be read ({type(exc).__name__})."
-            ) from None
+    text = read_data_file(
+        path,
+        package="netid.policy",
+        default=DEFAULT_CATALOGUE,
+        what="policy catalogue file",
+        error=CatalogueInvalid,
+    )
     return parse_catalogue(text)
 
 
@@ -118,25 +112,8 @@ def default_catalogue() -> Catalogue:
     return load_catalogue(None)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CatalogueInvalid(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise CatalogueInvalid(f"{name} is not allowed")
-
-
 def parse_catalogue(text: str) -> Catalogue:
-    try:
-        raw = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise CatalogueInvalid(f"not JSON (line {exc.lineno}, column {exc.colno})") from None
-    return _Parser().catalogue(raw)
+    return _Parser().catalogue(strict_json(text, error=CatalogueInvalid))
 
 
 class _Parser:
