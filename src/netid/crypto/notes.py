@@ -40,7 +40,7 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -112,6 +112,9 @@ class NoteVerifier(Protocol):
     def verifier_key_line(self) -> str: ...
 
 
+_Verifier = TypeVar("_Verifier", bound=NoteVerifier)
+
+
 class Ed25519NoteVerifier:
     """Verifies Ed25519 (type 0x01) note signatures for one key name."""
 
@@ -138,14 +141,13 @@ class Ed25519NoteVerifier:
         return _vkey(self.name, self.key_id, self._typed)
 
 
-class Ed25519NoteSigner:
-    """Signs notes with Ed25519 (RFC 8032, deterministic), signature type 0x01."""
+class _NoteSigner(Generic[_Verifier]):
+    """What every note signer shares: its verifier gives the name, key ID and vkey line."""
 
-    __slots__ = ("_key", "_verifier")
+    __slots__ = ("_verifier",)
 
-    def __init__(self, name: str, private_key: ed25519.Ed25519PrivateKey) -> None:
-        self._key = private_key
-        self._verifier = Ed25519NoteVerifier(name, private_key.public_key())
+    def __init__(self, verifier: _Verifier) -> None:
+        self._verifier = verifier
 
     @property
     def name(self) -> str:
@@ -155,18 +157,28 @@ class Ed25519NoteSigner:
     def key_id(self) -> bytes:
         return self._verifier.key_id
 
-    def verifier(self) -> Ed25519NoteVerifier:
+    def verifier(self) -> _Verifier:
         return self._verifier
-
-    def sign(self, text: str) -> bytes:
-        """The 64-byte Ed25519 signature of the UTF-8 text (key ID not included)."""
-        return self._key.sign(text.encode("utf-8"))
 
     def verifier_key_line(self) -> str:
         return self._verifier.verifier_key_line()
 
     def __repr__(self) -> str:
-        return f"Ed25519NoteSigner({self.verifier_key_line()!r})"
+        return f"{type(self).__name__}({self.verifier_key_line()!r})"
+
+
+class Ed25519NoteSigner(_NoteSigner[Ed25519NoteVerifier]):
+    """Signs notes with Ed25519 (RFC 8032, deterministic), signature type 0x01."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, name: str, private_key: ed25519.Ed25519PrivateKey) -> None:
+        super().__init__(Ed25519NoteVerifier(name, private_key.public_key()))
+        self._key = private_key
+
+    def sign(self, text: str) -> bytes:
+        """The 64-byte Ed25519 signature of the UTF-8 text (key ID not included)."""
+        return self._key.sign(text.encode("utf-8"))
 
 
 class Sm2NoteVerifier:
@@ -195,35 +207,18 @@ class Sm2NoteVerifier:
         return _vkey(self.name, self.key_id, self._typed)
 
 
-class Sm2NoteSigner:
+class Sm2NoteSigner(_NoteSigner[Sm2NoteVerifier]):
     """Signs notes with SM2/SM3 (GM/T 0003.2, default user ID), DER signature."""
 
-    __slots__ = ("_key", "_verifier")
+    __slots__ = ("_key",)
 
     def __init__(self, name: str, private_key: Sm2PrivateKey) -> None:
+        super().__init__(Sm2NoteVerifier(name, private_key.public_key()))
         self._key = private_key
-        self._verifier = Sm2NoteVerifier(name, private_key.public_key())
-
-    @property
-    def name(self) -> str:
-        return self._verifier.name
-
-    @property
-    def key_id(self) -> bytes:
-        return self._verifier.key_id
-
-    def verifier(self) -> Sm2NoteVerifier:
-        return self._verifier
 
     def sign(self, text: str) -> bytes:
         """DER SEQUENCE{r, s} over the UTF-8 text (randomised: differs on every call)."""
         return self._key.sign(text.encode("utf-8"))
-
-    def verifier_key_line(self) -> str:
-        return self._verifier.verifier_key_line()
-
-    def __repr__(self) -> str:
-        return f"Sm2NoteSigner({self.verifier_key_line()!r})"
 
 
 def parse_verifier_key(vkey: str) -> Ed25519NoteVerifier | Sm2NoteVerifier:
