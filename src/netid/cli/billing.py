@@ -5,7 +5,6 @@ Typer stays in this file; the logic is :mod:`netid.billing`.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ import typer
 from netid.billing.errors import PublicKeysInvalid, ReceiptInvalid
 from netid.billing.receipts import published_sm2_keys, verify_receipt, verify_receipt_in_log
 from netid.billing.schemas import check_month
+from netid.cli.files import write_atomically
 from netid.crypto.errors import CryptoError
 
 billing_app = typer.Typer(help="Billing: monthly statements.", no_args_is_help=True)
@@ -43,15 +43,6 @@ def _read_json(path: Path, error: ReceiptInvalid | PublicKeysInvalid) -> Any:
         raise error from None
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    pending = path.with_name(path.name + ".pending")
-    with pending.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    pending.replace(path)
-
-
 @billing_app.command("statement")
 def statement(
     month: Annotated[str, typer.Option(help="Calendar month in China time, e.g. 2026-11")],
@@ -73,8 +64,8 @@ def statement(
     out.mkdir(parents=True, exist_ok=True)
     stem = f"statement-{month}" + (f"-{institution}" if institution else "")
     csv_path, json_path = out / f"{stem}.csv", out / f"{stem}.json"
-    _write_atomically(csv_path, result.to_csv().encode("utf-8"))
-    _write_atomically(
+    write_atomically(csv_path, result.to_csv().encode("utf-8"))
+    write_atomically(
         json_path, orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
     )
     _emit(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from netid.cli.files import write_atomically
 from netid.client.rp import ClientFile, RelyingParty, private_jwk
 from netid.crypto import jose_keys
 
@@ -46,17 +46,6 @@ DEMO_INSTITUTIONS: dict[str, tuple[str, str, list[str], str]] = {
         "https://hotel.demo.example",
     ),
 }
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pending = path.with_name(path.name + ".pending")
-    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(pending, path)
 
 
 def demo_uscc(slug: str) -> str:
@@ -110,7 +99,9 @@ def create_demo_institutions(c: Any, directory: Path) -> list[Path]:
             api_base=base,
             private_jwk=private_jwk(key, kid),
         )
-        _write_private(path, json.dumps(client.to_json(), indent=2).encode() + b"\n")
+        write_atomically(
+            path, json.dumps(client.to_json(), indent=2).encode() + b"\n", private=True
+        )
         written.append(path)
     return written
 
@@ -179,6 +170,8 @@ def write_demo_people(population: Path, out: Path, *, count: int = 8) -> None:
             )
             if len(picked) == count:
                 break
-    _write_private(
-        out, b"".join(json.dumps(p, ensure_ascii=False).encode() + b"\n" for p in picked)
+    write_atomically(
+        out,
+        b"".join(json.dumps(p, ensure_ascii=False).encode() + b"\n" for p in picked),
+        private=True,
     )
