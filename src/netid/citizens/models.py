@@ -1,0 +1,5 @@
+"""Tables of netid.citizens (docs/decisions/0005)."""
+
+from __future__ import annotations
+
+from netid.db.base import Base, UtcDateTime  # noqa: F401
