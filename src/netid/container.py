@@ -27,6 +27,8 @@ from netid.audit.repository import LogRepository
 from netid.audit.service import AccessRecorder, AuditService
 from netid.billing.repository import BillingRepository
 from netid.billing.service import BillingService, ReceiptService
+from netid.citizens.repository import CitizenRepository
+from netid.citizens.service import CitizenService
 from netid.config import Settings
 from netid.consent.repository import ConsentRepository
 from netid.consent.service import ConsentService
@@ -34,9 +36,12 @@ from netid.core.clock import Clock, SystemClock
 from netid.core.errors import ConfigurationError, Forbidden
 from netid.crypto.notes import Ed25519NoteSigner, NoteSigner, NoteVerifier, Sm2NoteSigner
 from netid.crypto.sealing import SealKey
-from netid.crypto.sm2 import Sm2PrivateKey
+from netid.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey
 from netid.db import migrate
 from netid.db.engine import is_sqlite, make_engine
+from netid.documents.chip import parse_trust_file
+from netid.enrolment.repository import EnrolmentRepository
+from netid.enrolment.service import EnrolmentService
 from netid.faces import FaceMatcher, load_face_matcher
 from netid.institutions.repository import InstitutionRepository
 from netid.institutions.schemas import InstitutionStatus
@@ -56,10 +61,15 @@ from netid.oauth.repository import OAuthRepository
 from netid.oauth.schemas import ADMIN_TOKEN_TTL_SECONDS, ClientDirectory, RegisteredClient
 from netid.oauth.service import TokenService
 from netid.oauth.tokens import mac_keys, mint_admin_token
-from netid.policy.schemas import Catalogue
+from netid.policy.schemas import AGE_MARKERS, PLAINTEXT_CLAIMS, Catalogue
 from netid.policy.service import load_catalogue
 from netid.registry.repository import RegistryRepository
 from netid.registry.service import RegistryService
+from netid.sms.repository import SmsRepository
+from netid.sms.schemas import SmsSender
+from netid.sms.service import OutboxSender, OutboxService
+from netid.verification.nonces import DatabaseNonceStore, NonceStore, RedisNonceStore
+from netid.verification.repository import VerificationRepository
 from netid.verification.service import VerificationService
 
 
@@ -330,6 +340,80 @@ class Container:
             repository=ConsentRepository(session), recorder=self.recorder(session), clock=self.clock
         )
 
+    # -- SMS (netid.sms) --------------------------------------------------------------------
+    def sms_sender(self, session: Session) -> SmsSender:
+        """The embedded sender: the sealed outbox, written in ``session`` (no gateway yet)."""
+        return OutboxSender(
+            repository=SmsRepository(session), keyring=self.keyring(), clock=self.clock
+        )
+
+    def outbox(self, session: Session) -> OutboxService:
+        return OutboxService(
+            repository=SmsRepository(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+        )
+
+    # -- the document issuer (simulated chip, docs/decisions/0005 "Chip") ----------------
+    def document_issuer_dir(self) -> Path:
+        """The issuing authority's key directory (``netid registry chip`` acts as it). Its
+        private key belongs to the authority, not the platform (DESIGN.md "Keys")."""
+        return self.settings.data_dir / "document-issuer"
+
+    def document_issuer_trust_file(self) -> Path:
+        return self.settings.data_dir / "document-issuer-keys.json"
+
+    def document_issuer_keys(self) -> dict[str, Sm2PublicKey]:
+        """The issuer public keys the platform trusts, by kid: read on every call (a key
+        added or removed counts at once); no file = none trusted; a broken file is a
+        ConfigurationError (never "trust nothing" silently, never "trust anything")."""
+        path = self.document_issuer_trust_file()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError):
+            raise ConfigurationError("The document issuer trust file cannot be read.") from None
+        try:
+            keys = parse_trust_file(text)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"The document issuer trust file is malformed: {exc}"
+            ) from None
+        return {k.kid: k.public_key for k in keys}
+
+    # -- enrolment, credentials, wallet sessions (netid.enrolment) -------------------------
+    def enrolment(self, session: Session) -> EnrolmentService:
+        return EnrolmentService(
+            repository=EnrolmentRepository(session),
+            registry=self.registry(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            sms=self.sms_sender(session),
+            face_matcher=self.face_matcher,
+            chip_issuers=self.document_issuer_keys,
+            issuer=self.api_base_url(),
+        )
+
+    # -- citizen controls (netid.citizens) --------------------------------------------------
+    def citizens(self, session: Session) -> CitizenService:
+        catalogue = self.catalogue()
+        return CitizenService(
+            repository=CitizenRepository(session),
+            registry=self.registry(session),
+            accounts=self.enrolment(session),
+            consents=self.consents(session),
+            institutions=self.institutions(session),
+            audit=self.audit(session),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            allowed_claims=frozenset(PLAINTEXT_CLAIMS) | frozenset(AGE_MARKERS),
+            purpose_labels={code: info.zh for code, info in catalogue.purposes.items()},
+            policy_url=f"{self.api_base_url()}/docs",
+        )
+
     @cached_property
     def _face_matcher(self) -> FaceMatcher:
         return load_face_matcher()
@@ -390,6 +474,13 @@ class Container:
             clock=self.clock,
         )
 
+    def qr_nonces(self, session: Session) -> NonceStore:
+        """Redis when ``NETID_REDIS_URL`` is set (shared by every server process), else the
+        database's ``qr_nonce`` table in this session."""
+        if self._redis is not None:
+            return RedisNonceStore(self._redis, prefix=self.settings.redis_prefix)
+        return DatabaseNonceStore(VerificationRepository(session))
+
     def verification(self, session: Session) -> VerificationService:
         base = self.api_base_url()
         return VerificationService(
@@ -404,6 +495,9 @@ class Container:
             face_matcher=self.face_matcher,
             clock=self.clock,
             receipt_url=lambda receipt_id: f"{base}/v1/receipts/{receipt_id}",
+            credentials=self.enrolment(session),
+            citizens=self.citizens(session),
+            nonces=self.qr_nonces(session),
         )
 
     # -- OAuth (netid.oauth; web/auth.py reads these) -------------------------------------

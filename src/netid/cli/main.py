@@ -18,6 +18,7 @@ from rich.table import Table
 from netid.cli.admin import admin_app
 from netid.cli.audit import audit_app
 from netid.cli.billing import billing_app, receipts_app
+from netid.cli.chip import register_chip_commands
 from netid.cli.client import client_app
 from netid.cli.consent import consent_app, register_marker_commands
 from netid.cli.documents import app as documents_app
@@ -25,6 +26,9 @@ from netid.cli.errors import report_error
 from netid.cli.faces import faces_app
 from netid.cli.institutions import institutions_app
 from netid.cli.monitoring import monitoring_app
+from netid.cli.presentation import register_presentation_commands
+from netid.cli.sms import sms_app
+from netid.cli.wallet import wallet_app
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import today_in_china
@@ -47,6 +51,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(consent_app, name="consent")
 app.add_typer(client_app, name="client")
 register_marker_commands(registry_app)
+register_chip_commands(registry_app)
+app.add_typer(sms_app, name="sms")
 app.add_typer(billing_app, name="billing")
 app.add_typer(receipts_app, name="receipts")
 app.add_typer(faces_app, name="faces")
@@ -54,6 +60,8 @@ app.add_typer(institutions_app, name="institutions")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(monitoring_app, name="monitoring")
+register_presentation_commands(app)
+app.add_typer(wallet_app, name="wallet")
 
 console = Console(stderr=True)
 _container: Container | None = None
@@ -187,7 +195,18 @@ def _finish_rotation(c: Container, batch_size: int) -> dict[str, int]:
         "institution_applications_resealed": _drain(
             "Re-sealing institution applications", _reseal_applications(c, batch_size)
         ),
+        "sms_outbox_resealed": _drain(
+            "Re-sealing the SMS outbox", _reseal_sms_outbox(c, batch_size)
+        ),
     }
+
+
+def _reseal_sms_outbox(c: Container, batch_size: int) -> Callable[[], int]:
+    def run() -> int:
+        with c.transaction() as session:
+            return c.outbox(session).reseal(batch_size=batch_size, actor=c.operator_actor())
+
+    return run
 
 
 def _reseal_applications(c: Container, batch_size: int) -> Callable[[], int]:
@@ -254,6 +273,7 @@ def keys_retire(key_id: str) -> None:
         references = c.registry(session).references_to_key(key_id)
         references += c.admins(session).references_to_key(key_id)
         references += c.institutions(session).references_to_key(key_id)
+        references += c.outbox(session).references_to_key(key_id)
         info = c.keyring_service(session).retire(key_id, references=references)
         c.recorder(session).record(
             actor=c.operator_actor(),

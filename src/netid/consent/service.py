@@ -94,6 +94,30 @@ class ConsentService:
     def of_person(self, person_id: str) -> list[ConsentView]:
         return [_view(r) for r in self._repo.of_person(person_id)]
 
+    def get(self, consent_id: str) -> ConsentView | None:
+        row = self._repo.get(consent_id)
+        return _view(row) if row is not None else None
+
+    def revoke_all(self, person_id: str, *, person_key: SealKey, actor: str) -> list[str]:
+        """Revoke every live consent of the person (deregistration): one access record
+        naming the consents. Returns their ids."""
+        now = self._clock.now()
+        revoked = []
+        for row in self._repo.of_person(person_id):
+            if row.revoked_at is None and row.expires_at > now:
+                row.revoked_at = now
+                revoked.append(row.id)
+        self._repo.flush()
+        self._recorder.record(
+            actor=actor,
+            action="consent.revoke_all",
+            outcome="ok",
+            subject_key=person_key,
+            subject_id=person_id,
+            details={"consent_ids": revoked},
+        )
+        return revoked
+
     def revoke(
         self, consent_id: str, *, person_id: str, person_key: SealKey, actor: str
     ) -> ConsentView:

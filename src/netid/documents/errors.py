@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from netid.core.errors import InvalidInput
+from netid.core.errors import Conflict, InvalidInput
 
 
 class InvalidDocumentNumber(InvalidInput):
@@ -25,3 +25,37 @@ class InvalidDocumentNumber(InvalidInput):
     def __init__(self, message: str | None = None, *, rule: str) -> None:
         super().__init__(message, details={"rule": rule})
         self.rule = rule
+
+
+# -- the simulated document chip (netid.documents.chip, docs/decisions/0005 "Chip") -----------
+# A forged or unreadable chip is bad input (400), not a failed login: the caller authenticates
+# nothing with it, and a 401 would announce a bearer scheme that does not apply.
+
+
+class ChipMalformed(InvalidInput):
+    """The chip document is not a well-formed ``netid-chip/1`` object."""
+
+    code: ClassVar[str] = "chip_malformed"
+    default_message: ClassVar[str] = "The chip data is not well-formed."
+
+
+class ChipSignatureInvalid(InvalidInput):
+    """Unknown issuer key id, or a signature that does not verify under the trusted key."""
+
+    code: ClassVar[str] = "chip_signature_invalid"
+    default_message: ClassVar[str] = "The chip data is not signed by a trusted document issuer."
+
+
+class ChipExpired(InvalidInput):
+    """The chip was read too long ago (or claims a time in the future)."""
+
+    code: ClassVar[str] = "chip_expired"
+    default_message: ClassVar[str] = "The chip data is too old; read the document again."
+
+
+class ChipStale(Conflict):
+    """Authentic chip data that no longer matches the registry (the document was replaced,
+    revoked or reported lost, or the record was corrected). Raised by netid.enrolment."""
+
+    code: ClassVar[str] = "chip_stale"
+    default_message: ClassVar[str] = "The document no longer matches the registry."

@@ -35,6 +35,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from netid.crypto.jose_keys import b64url_decode, b64url_encode
@@ -244,5 +245,80 @@ def verify_admin_token(
         issued_at=iat,
         expires_at=exp,
         jti=jti,
+        key_id=key_id,
+    )
+
+
+# -- wallet sessions (docs/decisions/0005: typ "wallet", 15 minutes) ---------------------------
+# Payload: ``aud`` ({public_url}/v1/wallet), ``cid`` (credential id), ``acr`` (L1 | L2 | L3),
+# ``iat``, ``exp``, ``jti`` (the session id). Like every other token here it says who; the route
+# reads the credential and the account on every request (revoked / deregistered: refused).
+WALLET_TOKEN_TTL_SECONDS = 15 * 60
+WALLET_ASSURANCE = ("L1", "L2", "L3")
+
+
+@dataclass(frozen=True)
+class WalletClaims:
+    credential_id: str
+    session_id: str
+    assurance: str
+    audience: str
+    issued_at: int
+    expires_at: int
+    key_id: str
+
+
+def mint_wallet_token(
+    *,
+    key_id: str,
+    secret: bytes,
+    credential_id: str,
+    assurance: str,
+    audience: str,
+    issued_at: int,
+    ttl: int,
+    jti: str,
+) -> str:
+    """A citizen wallet session token (``typ = "wallet"``)."""
+    if assurance not in WALLET_ASSURANCE:
+        raise ValueError("unknown assurance level")
+    if not 0 < ttl <= WALLET_TOKEN_TTL_SECONDS:
+        raise ValueError("wallet sessions live at most 15 minutes")
+    if not _JTI_RE.match(jti):
+        raise ValueError("jti must be 16-64 base64url characters")
+    payload = {
+        "typ": "wallet",
+        "aud": audience,
+        "cid": credential_id,
+        "acr": assurance,
+        "iat": issued_at,
+        "exp": issued_at + ttl,
+        "jti": jti,
+    }
+    return _mint(payload, key_id, secret)
+
+
+def verify_wallet_token(
+    token: str, keys: Mapping[str, bytes], now: dt.datetime | int, audience: str
+) -> WalletClaims:
+    """Check a wallet session token; any failure is :class:`InvalidToken`."""
+    payload, key_id = _open(token, keys)
+    iat, exp, jti = _check_common(
+        payload,
+        typ="wallet",
+        audience=audience,
+        now=_timestamp(now),
+        max_ttl=WALLET_TOKEN_TTL_SECONDS,
+    )
+    assurance = _str(payload, "acr", 2)
+    if assurance not in WALLET_ASSURANCE:
+        raise InvalidToken()
+    return WalletClaims(
+        credential_id=_str(payload, "cid", 32),
+        session_id=jti,
+        assurance=assurance,
+        audience=audience,
+        issued_at=iat,
+        expires_at=exp,
         key_id=key_id,
     )

@@ -24,6 +24,7 @@ from netid.crypto.errors import SealedValueInvalid
 from netid.crypto.sealing import SealKey, new_key_id, open_sealed, seal
 from netid.crypto.sm3 import hmac_sm3
 from netid.documents import DocumentType, parse_document_number
+from netid.documents.chip import ChipData
 from netid.keys.schemas import KeyPurpose
 from netid.keys.service import Keyring
 from netid.registry.errors import InvalidMarker, KeysChanged, PersonNotFound
@@ -466,6 +467,27 @@ class RegistryService:
         doc = self._document_by_number(number)
         if doc is None:
             return None
+        return self._open_subject(doc, with_phones=with_phones)
+
+    def unsafe_open_person_subject(
+        self, person_id: str, *, document_type: DocumentType | None = None
+    ) -> VerificationSubject | None:
+        """Open a person known by id (a network credential names them, not a number) WITHOUT
+        recording the access — the caller records it with its receipt. The document is the
+        valid one of ``document_type`` if given, else the first valid one, else the first."""
+        docs = self._repo.documents_of(person_id)
+        if not docs:
+            return None
+        ranked = sorted(
+            docs,
+            key=lambda d: (
+                document_type is not None and d.type_code != document_type.code,
+                d.status != "valid",
+            ),
+        )
+        return self._open_subject(ranked[0], with_phones=False)
+
+    def _open_subject(self, doc: Document, *, with_phones: bool) -> VerificationSubject | None:
         person = self._repo.person(doc.person_id)
         key_row = self._repo.person_key(doc.person_id)
         if person is None or key_row is None:  # crypto-shredded
@@ -500,6 +522,41 @@ class RegistryService:
             raise PersonNotFound()
         person, key = located
         return person.id, key
+
+    # -- the simulated document chip (docs/decisions/0005 "Chip") ---------------------------
+    def unsafe_chip_data(self, number: str, *, actor: str) -> ChipData | None:
+        """What the chip of the document ``number`` holds, in plaintext, for the issuing
+        authority to sign (``netid registry chip``); None if nobody holds it. Recorded
+        (``registry.chip.export``) either way, so the caller raises only after its commit.
+        Any status: a revoked card still has its chip; the platform's enrolment refuses it
+        (chip_stale)."""
+        doc = self._document_by_number(number)
+        person = self._repo.person(doc.person_id) if doc is not None else None
+        key_row = self._repo.person_key(doc.person_id) if doc is not None else None
+        if doc is None or person is None or key_row is None:  # or crypto-shredded
+            self._recorder.record(actor=actor, action="registry.chip.export", outcome="not_found")
+            return None
+        key = self._person_key(key_row)
+        data = self._open_person(person, key, [doc])
+        document = data.documents[0]
+        self._recorder.record(
+            actor=actor,
+            action="registry.chip.export",
+            outcome="ok",
+            subject_key=key,
+            subject_id=person.id,
+            details={"document_type": document.type.value},
+        )
+        return ChipData(
+            document_type=document.type,
+            number=document.number,
+            name=data.name,
+            birth_date=data.birth_date,
+            sex=data.sex,
+            nationality=data.nationality,
+            issued_on=document.issued_on,
+            expires_on=document.expires_on,
+        )
 
     # -- markers ---------------------------------------------------------------------------
     def set_marker(self, number: str, marker: str, *, reason: str, actor: str) -> None:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from netid.core.fields import Text
+from netid.crypto.sealing import SealKey
+from netid.enrolment.schemas import CredentialRef, QrCredential
 
-VerificationType = Literal["id2", "id3_phone", "age_over", "face", "status"]
+DocumentVerificationType = Literal["id2", "id3_phone", "age_over", "face", "status"]
+VerificationType = Literal["id2", "id3_phone", "age_over", "face", "status", "netid_qr"]
+AssuranceLevel = Literal["L1", "L2", "L3"]
+ASSURANCE_RANK: dict[str, int] = {"L1": 1, "L2": 2, "L3": 3}
+# A QR token is ≤ 400 characters by design (docs/decisions/0005); the cap leaves room.
+MAX_QR_TEXT = 1024
 MAX_BATCH_ITEMS = 1000
 # A face image, base64 in the JSON body: at most 512 KiB of image (the body limit is 1 MiB).
 MAX_FACE_IMAGE_BYTES = 512 * 1024
@@ -35,11 +42,12 @@ class Subject(BaseModel):
 
 
 class VerificationRequest(BaseModel):
-    """One verification. ``claims`` asks for plaintext claims or age markers on a match."""
+    """One verification by document number. ``claims`` asks for plaintext claims or age
+    markers on a match."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: VerificationType
+    type: DocumentVerificationType
     purpose: Code
     subject: Subject
     claims: list[Code] = Field(default_factory=list, max_length=16)
@@ -67,6 +75,39 @@ class VerificationRequest(BaseModel):
     def fingerprint_document(self) -> dict[str, Any]:
         """What the request hash covers: the whole request as sent (JCS-encoded later)."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+class QrVerificationRequest(BaseModel):
+    """A verification of a scanned dynamic QR code (``netid_qr``): the person is named by
+    their network credential, so no number, name or photo travels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["netid_qr"]
+    purpose: Code
+    qr: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QR_TEXT)] = Field(
+        description="The scanned text of the person's dynamic QR code, as read."
+    )
+    claims: list[Code] = Field(default_factory=list, max_length=16)
+    min_assurance: AssuranceLevel | None = Field(
+        default=None,
+        description="The lowest assurance level accepted: L1 device key + PIN, L2 + face, "
+        "L3 + face + phone code.",
+    )
+
+    @model_validator(mode="after")
+    def _claims_once(self) -> QrVerificationRequest:
+        if len(set(self.claims)) != len(self.claims):
+            raise ValueError("claims are listed once each")
+        return self
+
+    def fingerprint_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+AnyVerificationRequest = Annotated[
+    VerificationRequest | QrVerificationRequest, Field(discriminator="type")
+]
 
 
 class BatchRequest(BaseModel):
@@ -101,6 +142,9 @@ class VerificationAnswer(BaseModel):
         description="The person's pairwise pseudonym for this institution (on a match)."
     )
     markers: list[str]
+    assurance: str | None = Field(
+        default=None, description="netid_qr: the assurance level the person reached."
+    )
     claims: dict[str, str | bool]
     age_over: dict[str, int | bool] | None = None
     document_valid: bool | None = None
@@ -125,3 +169,57 @@ class BatchItemResult(BaseModel):
 
 class BatchAnswer(BaseModel):
     results: list[BatchItemResult]
+
+
+# -- collaborators of the netid_qr path (wired by the composition root) ----------------------
+class CredentialDirectory(Protocol):
+    """The network credentials (netid.enrolment), as the verification use case reads them."""
+
+    def open_credential_ref(self, ref: str) -> CredentialRef:
+        """The ref's content; raises qr_forged when it does not open."""
+        ...
+
+    def credential_for_qr(self, credential_id: str) -> QrCredential | None: ...
+
+    def account_key(self, person_id: str) -> SealKey | None:
+        """The key that seals this person's wallet-side log references (None: none)."""
+        ...
+
+    def network_id_of(self, person_id: str) -> str | None: ...
+
+    def is_deregistered(self, person_id: str) -> bool: ...
+
+
+LockableMethod = Literal["document", "qr", "credential"]
+
+
+class CitizenControls(Protocol):
+    """The person's controls (netid.citizens), as the verification use case obeys them."""
+
+    def is_locked(self, person_id: str, method: LockableMethod) -> bool: ...
+
+    def open_consent_request(
+        self,
+        *,
+        person_id: str,
+        institution_id: str,
+        institution_code: str,
+        institution_name: str | None,
+        purpose: str,
+        claims: list[str],
+        verification_id: str,
+    ) -> str: ...
+
+    def open_guardian_use_request(
+        self,
+        *,
+        ward_person_id: str,
+        institution_id: str,
+        institution_code: str,
+        purpose: str,
+        verification_id: str,
+    ) -> str: ...
+
+    def take_guardian_use_approval(
+        self, ward_person_id: str, institution_id: str, purpose: str
+    ) -> bool: ...

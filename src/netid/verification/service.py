@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from netid.audit.service import AccessRecorder, canonical_json
@@ -26,7 +26,10 @@ from netid.core.clock import Clock, today_in_china
 from netid.core.errors import NetidError
 from netid.core.ids import new_row_id
 from netid.core.text import names_match
+from netid.credentials import qr as qr_tokens
+from netid.credentials.errors import QrExpired, QrForged
 from netid.crypto.pairwise import pairwise_pseudonym
+from netid.crypto.sealing import SealKey
 from netid.crypto.sm3 import sm3
 from netid.documents import DocumentCheck, parse_document_number
 from netid.faces.schemas import FaceMatcher
@@ -38,12 +41,35 @@ from netid.policy.service import decide, raise_if_denied
 from netid.registry.errors import RecordRejected
 from netid.registry.schemas import normalize_phone
 from netid.registry.service import RegistryService, VerificationSubject
-from netid.verification.errors import ConsentRequired, InstitutionNotApproved
+from netid.verification.errors import (
+    AccountDeregistered,
+    AssuranceInsufficient,
+    ConsentRequired,
+    CredentialExpired,
+    CredentialRevoked,
+    GuardianApprovalRequired,
+    InstitutionNotApproved,
+    MethodLocked,
+    QrReplayed,
+)
+from netid.verification.nonces import NonceStore
 from netid.verification.schemas import (
+    ASSURANCE_RANK,
+    CitizenControls,
+    CredentialDirectory,
     InlineReceipt,
+    QrVerificationRequest,
     VerificationAnswer,
     VerificationRequest,
 )
+
+AnyRequest = VerificationRequest | QrVerificationRequest
+# Dynamic QR codes (docs/decisions/0005): the server clock decides (SEC-07), with this much
+# tolerance for the phone's clock either way.
+QR_CLOCK_SKEW_SECONDS = 30
+# Under this age every use of the credential waits for a guardian's approval (issue 5 §9;
+# PIPL art. 31: the personal information of minors under 14 needs the guardian's consent).
+GUARDIAN_APPROVES_EACH_USE_UNDER = 14
 
 AGE_MARKER_YEARS = {"age_over_14": 14, "age_over_16": 16, "age_over_18": 18, "age_over_60": 60}
 
@@ -57,7 +83,7 @@ def age_on(birth: dt.date, today: dt.date) -> int:
     return years
 
 
-def request_hash(request: VerificationRequest, salt: bytes) -> str:
+def request_hash(request: AnyRequest, salt: bytes) -> str:
     """sm3(salt ‖ JCS(request)). The salt goes to the caller only: the logged hash alone
     cannot confirm a guessed name and number (the numbers have little entropy)."""
     return "sm3:" + sm3(salt + canonical_json(request.fingerprint_document())).hex()
@@ -90,10 +116,19 @@ class _Caller:
         return cls(view.id, view.code, view.sector, view.price_plan, view.industry, view.purposes)
 
 
+@dataclass(frozen=True)
+class RecordKey:
+    """Whose access record this is, under which key: a QR use is recorded under the person's
+    account key (shredded when they deregister, docs/decisions/0005), not the registry key."""
+
+    person_id: str
+    key: SealKey = field(repr=False)
+
+
 @dataclass
 class _Query:
     institution: _Caller
-    request: VerificationRequest
+    request: AnyRequest
     record_id: str
     salt: bytes
     at: dt.datetime
@@ -114,6 +149,9 @@ class VerificationService:
         clock: Clock,
         receipt_url: Callable[[str], str],
         monitor: MonitoringService,
+        credentials: CredentialDirectory,
+        citizens: CitizenControls,
+        nonces: NonceStore,
     ) -> None:
         self._registry = registry
         self._institutions = institutions
@@ -126,6 +164,9 @@ class VerificationService:
         self._clock = clock
         self._receipt_url = receipt_url
         self._monitor = monitor
+        self._credentials = credentials
+        self._citizens = citizens
+        self._nonces = nonces
 
     # -- public -----------------------------------------------------------------------------
     def institution(self, institution_id: str) -> InstitutionView | NetidError:
@@ -135,13 +176,15 @@ class VerificationService:
         except NetidError as refusal:
             return refusal
 
-    def verify(self, institution_id: str, request: VerificationRequest) -> Outcome:
+    def verify(self, institution_id: str, request: AnyRequest) -> Outcome:
         institution = self.institution(institution_id)
         if isinstance(institution, NetidError):
             return self.refuse_inactive_caller(institution_id, request, institution)
         return self.verify_for(institution, request)
 
-    def verify_for(self, institution: InstitutionView, request: VerificationRequest) -> Outcome:
+    def verify_for(self, institution: InstitutionView, request: AnyRequest) -> Outcome:
+        if isinstance(request, QrVerificationRequest):
+            return self._verify_qr(institution, request)
         query = self._query(institution, request)
         subject: VerificationSubject | None = None
         try:
@@ -155,6 +198,10 @@ class VerificationService:
             )
             matched, reason, extra = self._compare(query, subject)
             self._monitor.conclude(monitored, matched=matched)
+            if matched and subject and self._citizens.is_locked(subject.person_id, "document"):
+                # Only on a match: a mismatch must stay a mismatch, or a lock would confirm
+                # that the number exists.
+                raise MethodLocked()
             released = self._release(query, decision, subject) if matched and subject else {}
             self._institutions.consume_quota(institution.id, request.type)
         except NetidError as refusal:
@@ -165,7 +212,7 @@ class VerificationService:
         return Outcome(answer=answer, refusal=None)
 
     def refuse_inactive_caller(
-        self, institution_id: str, request: VerificationRequest, refusal: NetidError
+        self, institution_id: str, request: AnyRequest, refusal: NetidError
     ) -> Outcome:
         """A valid token of an institution that is no longer active (frozen, suspended,
         revoked): refused, and the refusal recorded like any other. A token of an institution
@@ -179,7 +226,7 @@ class VerificationService:
         query = self._query(institution, request)
         return self._refused(query, refusal, None)
 
-    def _query(self, institution: InstitutionView, request: VerificationRequest) -> _Query:
+    def _query(self, institution: InstitutionView, request: AnyRequest) -> _Query:
         return _Query(
             _Caller.of(institution), request, new_row_id(), os.urandom(16), self._clock.now()
         )
@@ -209,7 +256,9 @@ class VerificationService:
                 purpose=request.purpose,
                 verification_type=request.type,
                 claims=frozenset(request.claims),
-                age_threshold=request.threshold,
+                age_threshold=request.threshold
+                if isinstance(request, VerificationRequest)
+                else None,
             ),
             registered_purposes=frozenset(query.institution.purposes),
         )
@@ -221,6 +270,7 @@ class VerificationService:
     ) -> tuple[bool, str | None, dict[str, Any]]:
         """(matched, reason for a mismatch, type-specific answer fields)."""
         request = query.request
+        assert isinstance(request, VerificationRequest)  # the QR path does not compare
         extra: dict[str, Any] = {}
         if request.type == "face":
             # Computed before the look-up result is used: a photo without a face is refused
@@ -282,7 +332,7 @@ class VerificationService:
             )
             missing = decision.consent_required - granted
             if missing:
-                raise ConsentRequired(details={"claims": sorted(missing)})
+                raise self._consent_required(query, subject.person_id, sorted(missing))
         values: dict[str, str | bool] = {}
         today = self._today()
         for claim in query.request.claims:
@@ -301,6 +351,107 @@ class VerificationService:
             elif claim == "nationality":
                 values[claim] = subject.nationality
         return values
+
+    def _consent_required(self, query: _Query, person_id: str, missing: list[str]) -> NetidError:
+        """The refusal for missing separate consent. An enrolled person also gets the request
+        in their wallet (issue 5 §8): once they approve it, the institution's next request is
+        answered with the claims."""
+        details: dict[str, Any] = {"claims": missing}
+        if self._credentials.network_id_of(person_id) and not self._credentials.is_deregistered(
+            person_id
+        ):
+            details["request_id"] = self._citizens.open_consent_request(
+                person_id=person_id,
+                institution_id=query.institution.id,
+                institution_code=query.institution.code,
+                institution_name=None,
+                purpose=query.request.purpose,
+                claims=sorted(query.request.claims),
+                verification_id=query.record_id,
+            )
+        return ConsentRequired(details=details)
+
+    # -- the dynamic QR code (netid_qr) -----------------------------------------------------
+    def _verify_qr(self, institution: InstitutionView, request: QrVerificationRequest) -> Outcome:
+        """Check a scanned QR code in the order of docs/decisions/0005: shape, ref, credential,
+        device signature, expiry, the person's lock, the nonce (once), assurance, guardian,
+        policy and consent, quota. Anything after the ref is recorded against the person."""
+        query = self._query(institution, request)
+        subject: VerificationSubject | None = None
+        record_key: RecordKey | None = None
+        try:
+            decision = self._decide(query)
+            claims = qr_tokens.read(request.qr)  # qr_malformed
+            ref = self._credentials.open_credential_ref(claims.ref)  # qr_forged
+            credential = self._credentials.credential_for_qr(ref.cid)
+            if credential is None:
+                raise QrForged()
+            account_key = self._credentials.account_key(credential.person_id)
+            if account_key is not None:
+                record_key = RecordKey(credential.person_id, account_key)
+            if credential.device_key is None or credential.account_status != "active":
+                raise AccountDeregistered()  # erased: nothing left to check a signature with
+            now = int(query.at.timestamp())
+            # The device signature before anything the token says is believed (its times, its
+            # nonce); the server clock decides expiry (SEC-07).
+            qr_tokens.verify(request.qr, credential.device_key, now=now, skew=QR_CLOCK_SKEW_SECONDS)
+            if now > ref.exp + QR_CLOCK_SKEW_SECONDS:
+                raise QrExpired()
+            subject = self._registry.unsafe_open_person_subject(credential.person_id)
+            if subject is None:
+                raise AccountDeregistered()
+            # "suspended" is the person's lock on offline presentations (the status list), not
+            # on QR codes: the "qr" lock below governs those.
+            if credential.status == "revoked":
+                raise CredentialRevoked()
+            if credential.status == "expired":
+                raise CredentialExpired()
+            monitored = self._monitored(query, self._subject_number(subject))
+            self._monitor.admit(monitored)
+            if self._citizens.is_locked(credential.person_id, "qr"):
+                raise MethodLocked()
+            spent_until = dt.datetime.fromtimestamp(claims.exp + QR_CLOCK_SKEW_SECONDS, dt.UTC)
+            if not self._nonces.spend(claims.nonce, expires_at=spent_until, now=query.at):
+                raise QrReplayed()
+            self._monitor.conclude(monitored, matched=True)
+            if request.min_assurance and (
+                ASSURANCE_RANK.get(ref.lvl, 0) < ASSURANCE_RANK[request.min_assurance]
+            ):
+                raise AssuranceInsufficient(
+                    details={"required": request.min_assurance, "reached": ref.lvl}
+                )
+            self._require_guardian_approval(query, subject)
+            released = self._release(query, decision, subject)
+            self._institutions.consume_quota(institution.id, request.type)
+        except NetidError as refusal:
+            return self._refused(query, refusal, subject, record_key=record_key)
+        answer = self._answer(query, decision, subject, True, released, {}, record_key=record_key)
+        answer.assurance = ref.lvl
+        return Outcome(answer=answer, refusal=None)
+
+    @staticmethod
+    def _subject_number(subject: VerificationSubject) -> DocumentCheck:
+        doc = subject.document
+        return DocumentCheck(valid=True, type=doc.type, normalized=doc.number)
+
+    def _require_guardian_approval(self, query: _Query, subject: VerificationSubject) -> None:
+        """Under 14 each use waits for a guardian (issue 5 §9). The age is computed now, so the
+        rule ends by itself on the 14th birthday."""
+        if age_on(subject.birth_date, self._today()) >= GUARDIAN_APPROVES_EACH_USE_UNDER:
+            return
+        institution = query.institution
+        if self._citizens.take_guardian_use_approval(
+            subject.person_id, institution.id, query.request.purpose
+        ):
+            return
+        request_id = self._citizens.open_guardian_use_request(
+            ward_person_id=subject.person_id,
+            institution_id=institution.id,
+            institution_code=institution.code,
+            purpose=query.request.purpose,
+            verification_id=query.record_id,
+        )
+        raise GuardianApprovalRequired(details={"request_id": request_id})
 
     # -- records ----------------------------------------------------------------------------
     def _receipt(self, query: _Query, result_class: str, price: int) -> dict[str, Any]:
@@ -325,6 +476,7 @@ class VerificationService:
         subject: VerificationSubject | None,
         disclosed: list[str],
         reason: str | None = None,
+        record_key: RecordKey | None = None,
     ) -> InlineReceipt:
         receipt = self._receipt(query, result_class, price)
         details: dict[str, Any] = {"receipt": receipt, "claims_disclosed": disclosed}
@@ -336,8 +488,12 @@ class VerificationService:
             action=f"verification.{query.request.type}",
             outcome=result_class,
             purpose=query.request.purpose,
-            subject_key=subject.key if subject else None,
-            subject_id=subject.person_id if subject else None,
+            subject_key=record_key.key if record_key else subject.key if subject else None,
+            subject_id=record_key.person_id
+            if record_key
+            else subject.person_id
+            if subject
+            else None,
             details=details,
         )
         self._billing.charge(
@@ -360,7 +516,12 @@ class VerificationService:
         )
 
     def _refused(
-        self, query: _Query, refusal: NetidError, subject: VerificationSubject | None
+        self,
+        query: _Query,
+        refusal: NetidError,
+        subject: VerificationSubject | None,
+        *,
+        record_key: RecordKey | None = None,
     ) -> Outcome:
         receipt = self._record(
             query,
@@ -369,6 +530,7 @@ class VerificationService:
             subject=subject,
             disclosed=[],
             reason=refusal.code,
+            record_key=record_key,
         )
         refusal.details["receipt"] = receipt.model_dump()
         return Outcome(answer=None, refusal=refusal)
@@ -381,6 +543,8 @@ class VerificationService:
         matched: bool,
         released: dict[str, str | bool],
         extra: dict[str, Any],
+        *,
+        record_key: RecordKey | None = None,
     ) -> VerificationAnswer:
         """The answer. A mismatch carries nothing about the person (not even whether the
         number exists), but its record names the holder if there is one: people see who
@@ -396,6 +560,7 @@ class VerificationService:
             subject=subject,
             disclosed=sorted(released),
             reason=None,
+            record_key=record_key,
         )
         status_reason = extra.pop("_status_reason", None)
         answer = VerificationAnswer(

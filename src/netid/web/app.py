@@ -21,11 +21,14 @@ from netid.documents import check_document_number, check_uscc
 from netid.web import (
     routes_admin,
     routes_billing,
+    routes_citizens,
+    routes_enrolment,
     routes_institutions,
     routes_log,
     routes_monitoring,
     routes_oauth,
     routes_verification,
+    routes_wallet,
 )
 from netid.web.errors import error_response, install_error_handlers
 from netid.web.responses import JSONBody
@@ -114,6 +117,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(routes_billing.router(container))
     app.include_router(routes_log.router(container))
     app.include_router(routes_monitoring.router(container))
+    app.include_router(routes_enrolment.router(container))
+    app.include_router(routes_wallet.router(container))
+    app.include_router(routes_citizens.router(container))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

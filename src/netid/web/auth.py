@@ -44,6 +44,8 @@ from fastapi import Request
 from netid.admins.matrix import roles_for
 from netid.admins.schemas import Decision, account_id_of
 from netid.container import Container
+from netid.enrolment.errors import SessionInvalid
+from netid.enrolment.schemas import CitizenPrincipal
 from netid.oauth.errors import InsufficientRole, InvalidToken
 from netid.oauth.schemas import ADMIN_ROLES, AccessClaims, AdminClaims, AdminPrincipal
 from netid.oauth.tokens import verify_access_token, verify_admin_token
@@ -53,9 +55,12 @@ __all__ = [
     "AdminAction",
     "AdminPrincipal",
     "AdminRoles",
+    "CitizenPrincipal",
     "admin_claims",
     "bearer_token",
+    "citizen_session",
     "institution_token",
+    "optional_citizen_session",
     "require_action",
     "require_admin",
 ]
@@ -161,3 +166,27 @@ def require_admin(*roles: str) -> AdminRoles:
     if not roles or any(role not in ADMIN_ROLES for role in roles):
         raise ValueError(f"roles must be among {ADMIN_ROLES}")
     return AdminRoles(frozenset(roles))
+
+
+# -- citizens (wallet sessions, docs/decisions/0005 "Citizen principal") ---------------------
+def citizen_session(request: Request) -> CitizenPrincipal:
+    """The wallet session of this request (``Authorization: Bearer``, a ``typ: "wallet"``
+    token): MAC, audience ``{public_url}/v1/wallet`` and expiry, then — on every request, no
+    cache (SEC-11) — the credential is read (revoked: refused) and the account (deregistered:
+    refused). Any failure is 401 ``session_invalid``. A plain ``def``: FastAPI runs it in the
+    thread pool, so its database read never blocks the event loop."""
+    try:
+        token = bearer_token(request)
+    except InvalidToken:
+        raise SessionInvalid() from None
+    c = _container(request)
+    with c.transaction(write=False) as session:
+        return c.enrolment(session).authenticate(token, wallet_keys=c.token_mac_keys())
+
+
+def optional_citizen_session(request: Request) -> CitizenPrincipal | None:
+    """:func:`citizen_session` when an ``Authorization`` header is present, else None (a
+    guardian enrolling a child under 14 sends theirs; an invalid one is still refused)."""
+    if request.headers.get("authorization") is None:
+        return None
+    return citizen_session(request)

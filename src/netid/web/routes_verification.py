@@ -15,12 +15,12 @@ from netid.container import Container
 from netid.core.errors import Forbidden, NetidError
 from netid.oauth.schemas import AccessClaims
 from netid.verification.schemas import (
+    AnyVerificationRequest,
     BatchAnswer,
     BatchItemError,
     BatchItemResult,
     BatchRequest,
     VerificationAnswer,
-    VerificationRequest,
 )
 from netid.web.auth import institution_token
 from netid.web.errors import ERROR_RESPONSES
@@ -52,10 +52,12 @@ def router(container: Container) -> APIRouter:
         response_model_exclude_none=True,
         responses=ERROR_RESPONSES,
     )
-    def verify(body: VerificationRequest, caller: Caller) -> JSONBody:
+    def verify(body: AnyVerificationRequest, caller: Caller) -> JSONBody:
         """Verify one person: `id2` (name + document number), `id3_phone` (+ phone),
         `age_over` (+ `threshold`: only yes/no leaves), `face` (+ `subject.face_image`,
-        base64 JPEG/PNG; never the only factor), `status` (is the document valid).
+        base64 JPEG/PNG; never the only factor), `status` (is the document valid), or
+        `netid_qr` (+ `qr`: the scanned text of the person's dynamic QR code; optional
+        `min_assurance`; the answer states the `assurance` reached).
 
         The answer is `match` or `mismatch` (a mismatch does not say whether the number
         exists), the person's pairwise pseudonym for this institution, markers, the claims

@@ -1,0 +1,146 @@
+"""Queries of the citizen controls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from netid.citizens.models import CitizenRequest, MethodLock
+from netid.registry.models import GuardianLink
+
+
+class CitizenRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- locks ------------------------------------------------------------------------------
+    def lock(self, person_id: str, method: str) -> MethodLock | None:
+        # A fresh read every time (populate_existing): a lock set by another request or node
+        # counts at once, never an identity-map copy (DESIGN.md "Unit of work").
+        return self._session.get(MethodLock, (person_id, method), populate_existing=True)
+
+    def locks_of(self, person_id: str) -> Sequence[MethodLock]:
+        return self._session.scalars(
+            select(MethodLock)
+            .where(MethodLock.person_id == person_id)
+            .execution_options(populate_existing=True)
+        ).all()
+
+    def add(self, obj: object) -> None:
+        self._session.add(obj)
+        self._session.flush()
+
+    def flush(self) -> None:
+        self._session.flush()
+
+    # -- requests ---------------------------------------------------------------------------
+    def by_pending_key(self, key: str) -> CitizenRequest | None:
+        return self._session.scalars(
+            select(CitizenRequest)
+            .where(CitizenRequest.pending_key == key)
+            .execution_options(populate_existing=True)
+        ).first()
+
+    def insert_pending(self, row: CitizenRequest) -> CitizenRequest:
+        """Insert a pending request, or return the one another transaction inserted first
+        under the same pending key (the unique index decides; the loser's savepoint rolls
+        back and it reads the winner's row, committed by then)."""
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+        except IntegrityError:
+            assert row.pending_key is not None
+            found = self.by_pending_key(row.pending_key)
+            if found is None:  # the winner was decided meanwhile: try once more
+                with self._session.begin_nested():
+                    self._session.add(row)
+                return row
+            return found
+        return row
+
+    def group(self, group_id: str, *, lock: bool = True) -> Sequence[CitizenRequest]:
+        stmt = (
+            select(CitizenRequest)
+            .where(CitizenRequest.group_id == group_id)
+            .order_by(CitizenRequest.id)
+            .execution_options(populate_existing=True)
+        )
+        return self._session.scalars(stmt.with_for_update() if lock else stmt).all()
+
+    def visible_to(self, person_id: str) -> Sequence[CitizenRequest]:
+        """Pending rows addressed to the person, and the consent rows about them addressed to
+        their guardians (which they decide themselves once they are 14)."""
+        return self._session.scalars(
+            select(CitizenRequest)
+            .where(
+                CitizenRequest.state == "pending",
+                or_(
+                    CitizenRequest.addressee_id == person_id,
+                    and_(CitizenRequest.person_id == person_id, CitizenRequest.kind == "consent"),
+                ),
+            )
+            .order_by(CitizenRequest.created_at, CitizenRequest.id)
+            .execution_options(populate_existing=True)
+        ).all()
+
+    def approved_uses(
+        self, ward_id: str, institution_id: str, purpose: str, since: dt.datetime
+    ) -> Sequence[str]:
+        return self._session.scalars(
+            select(CitizenRequest.id)
+            .where(
+                CitizenRequest.kind == "guardian_use",
+                CitizenRequest.person_id == ward_id,
+                CitizenRequest.institution_id == institution_id,
+                CitizenRequest.purpose == purpose,
+                CitizenRequest.state == "approved",
+                CitizenRequest.used_at.is_(None),
+                CitizenRequest.decided_at >= since,
+            )
+            .order_by(CitizenRequest.decided_at)
+        ).all()
+
+    def mark_used(self, request_id: str, since: dt.datetime, now: dt.datetime) -> bool:
+        """Consume one approval, exactly once: a conditional UPDATE whose WHERE is re-checked
+        on the locked row (PostgreSQL re-evaluates it after a concurrent writer commits;
+        SQLite has one writer), so of two racing verifications only one sees rowcount 1."""
+        result = self._session.execute(
+            update(CitizenRequest)
+            .where(
+                CitizenRequest.id == request_id,
+                CitizenRequest.state == "approved",
+                CitizenRequest.used_at.is_(None),
+                CitizenRequest.decided_at >= since,
+            )
+            .values(state="used", used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def pending_involving(self, person_id: str) -> Sequence[CitizenRequest]:
+        return self._session.scalars(
+            select(CitizenRequest)
+            .where(
+                CitizenRequest.state == "pending",
+                or_(
+                    CitizenRequest.person_id == person_id,
+                    CitizenRequest.addressee_id == person_id,
+                ),
+            )
+            .with_for_update()
+        ).all()
+
+    # -- guardian links (netid.registry's table, read only) ---------------------------------
+    def is_guardian(self, guardian_id: str, ward_id: str) -> bool:
+        return (
+            self._session.scalar(
+                select(GuardianLink.id).where(
+                    GuardianLink.ward_id == ward_id, GuardianLink.guardian_id == guardian_id
+                )
+            )
+            is not None
+        )

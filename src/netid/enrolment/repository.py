@@ -1,0 +1,183 @@
+"""Queries of netid.enrolment (flush, never commit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from netid.enrolment.models import (
+    CollectedFace,
+    Credential,
+    DeviceProofUse,
+    Enrolment,
+    NetworkIdentity,
+    OneTimeCode,
+    StatusList,
+)
+from netid.registry.models import GuardianLink, Person
+
+
+class EnrolmentRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, obj: object) -> None:
+        self._session.add(obj)
+        self._session.flush()
+
+    def flush(self) -> None:
+        self._session.flush()
+
+    # -- network identities -------------------------------------------------------------------
+    def identity(self, person_id: str, *, for_update: bool = False) -> NetworkIdentity | None:
+        stmt = select(NetworkIdentity).where(NetworkIdentity.person_id == person_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._session.scalars(stmt).first()
+
+    def net_id_taken(self, net_id: str) -> bool:
+        stmt = select(NetworkIdentity.person_id).where(NetworkIdentity.net_id == net_id)
+        return self._session.scalars(stmt).first() is not None
+
+    def subject_id_of(self, person_id: str) -> str | None:
+        return self._session.scalars(
+            select(Person.subject_id).where(Person.id == person_id)
+        ).first()
+
+    # -- enrolments -----------------------------------------------------------------------------
+    def enrolment_by_secret(self, secret_hash: bytes) -> Enrolment | None:
+        stmt = select(Enrolment).where(Enrolment.secret_hash == secret_hash).with_for_update()
+        return self._session.scalars(stmt).first()
+
+    def enrolment(self, enrolment_id: str) -> Enrolment | None:
+        stmt = select(Enrolment).where(Enrolment.id == enrolment_id).with_for_update()
+        return self._session.scalars(stmt).first()
+
+    def enrolments_awaiting(self, ward_ids: Sequence[str], now: dt.datetime) -> Sequence[Enrolment]:
+        if not ward_ids:
+            return []
+        stmt = (
+            select(Enrolment)
+            .where(
+                Enrolment.person_id.in_(ward_ids),
+                Enrolment.state == "awaiting_guardian",
+                Enrolment.expires_at > now,
+            )
+            .order_by(Enrolment.created_at)
+        )
+        return self._session.scalars(stmt).all()
+
+    def open_enrolments_of(self, person_id: str) -> Sequence[Enrolment]:
+        stmt = select(Enrolment).where(
+            Enrolment.person_id == person_id,
+            Enrolment.state.not_in(("completed", "denied", "failed")),
+        )
+        return self._session.scalars(stmt).all()
+
+    # -- guardians (registry links, read here: ids only) --------------------------------------
+    def guardian_ids_of(self, ward_id: str) -> set[str]:
+        stmt = select(GuardianLink.guardian_id).where(GuardianLink.ward_id == ward_id)
+        return set(self._session.scalars(stmt).all())
+
+    def ward_ids_of(self, guardian_id: str) -> list[str]:
+        stmt = select(GuardianLink.ward_id).where(GuardianLink.guardian_id == guardian_id)
+        return list(self._session.scalars(stmt).all())
+
+    # -- credentials ----------------------------------------------------------------------------
+    def credential(self, credential_id: str, *, for_update: bool = False) -> Credential | None:
+        stmt = select(Credential).where(Credential.id == credential_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._session.scalars(stmt).first()
+
+    def active_credentials_of(self, person_id: str) -> Sequence[Credential]:
+        stmt = (
+            select(Credential)
+            .where(Credential.person_id == person_id, Credential.status == "active")
+            .with_for_update()
+        )
+        return self._session.scalars(stmt).all()
+
+    def credentials_of(self, person_id: str) -> Sequence[Credential]:
+        stmt = select(Credential).where(Credential.person_id == person_id)
+        return self._session.scalars(stmt.order_by(Credential.created_at)).all()
+
+    # -- status lists ---------------------------------------------------------------------------
+    def open_status_list(self, size: int) -> StatusList | None:
+        """The newest list with room, locked (allocation is serialised per list)."""
+        stmt = (
+            select(StatusList)
+            .where(StatusList.allocated < size)
+            .order_by(StatusList.created_at.desc(), StatusList.id)
+            .limit(1)
+            .with_for_update()
+        )
+        return self._session.scalars(stmt).first()
+
+    def status_list(self, list_id: str) -> StatusList | None:
+        return self._session.get(StatusList, list_id)
+
+    def taken_indexes(self, list_id: str, candidates: Iterable[int] | None = None) -> set[int]:
+        stmt = select(Credential.status_index).where(Credential.status_list_id == list_id)
+        if candidates is not None:
+            stmt = stmt.where(Credential.status_index.in_(list(candidates)))
+        return set(self._session.scalars(stmt).all())
+
+    def statuses(self, list_id: str) -> Sequence[tuple[int, str, bool]]:
+        stmt = select(Credential.status_index, Credential.status, Credential.suspended).where(
+            Credential.status_list_id == list_id
+        )
+        return [(i, s, bool(p)) for i, s, p in self._session.execute(stmt).all()]
+
+    # -- one-time codes -------------------------------------------------------------------------
+    def code(self, purpose: str, owner_id: str) -> OneTimeCode | None:
+        stmt = (
+            select(OneTimeCode)
+            .where(OneTimeCode.purpose == purpose, OneTimeCode.owner_id == owner_id)
+            .with_for_update()
+        )
+        return self._session.scalars(stmt).first()
+
+    # -- device proofs --------------------------------------------------------------------------
+    def proof_used(self, thumbprint: str, jti: str) -> bool:
+        return self._session.get(DeviceProofUse, (thumbprint, jti)) is not None
+
+    def purge_proofs(self, before: dt.datetime) -> int:
+        result = self._session.execute(
+            delete(DeviceProofUse).where(DeviceProofUse.expires_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- faces ------------------------------------------------------------------------------------
+    def collected_face(self, person_id: str) -> CollectedFace | None:
+        return self._session.get(CollectedFace, person_id)
+
+    # -- erasure ----------------------------------------------------------------------------------
+    def unsafe_erase_account_rows(self, person_id: str) -> None:
+        """Delete what an account holds beyond its network ID: the collected face, pending
+        codes and enrolments' sealed values, device keys and PIN hashes of credentials."""
+        self._session.execute(delete(CollectedFace).where(CollectedFace.person_id == person_id))
+        self._session.execute(delete(OneTimeCode).where(OneTimeCode.person_id == person_id))
+        self._session.execute(
+            update(Credential)
+            .where(Credential.person_id == person_id)
+            .values(pin_hash=None, device_jwk="{}", device_thumbprint="")
+        )
+        self._session.execute(
+            update(Enrolment)
+            .where(Enrolment.person_id == person_id)
+            .values(
+                phone_sealed=b"",
+                document_sealed=b"",
+                face_sealed=None,
+                device_jwk="{}",
+                device_thumbprint="",
+            )
+        )
+        self._session.flush()
+
+    def count_credentials(self) -> int:
+        return int(self._session.scalar(select(func.count()).select_from(Credential)) or 0)

@@ -1,0 +1,111 @@
+"""The enrolment flow over HTTP (the real app, real crypto, the real dlib matcher)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netid.config import Settings
+from netid.credentials import sdjwt
+from netid.credentials import status_list as status_lists
+from netid.credentials.network_id import is_valid_network_id
+from netid.credentials.presentation import keys_from_jwks
+from tests.conftest import Backend
+from tests.enrolment.support import Device, World, make_world
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def world(settings: Settings, db: Backend) -> World:
+    return make_world(settings, db)
+
+
+def test_happy_path_issues_a_verifiable_credential(world: World, tmp_path: Path) -> None:
+    device = Device(world.clock)
+    started = world.start("adult", device)
+    assert started.status_code == 201, started.text
+    body = started.json()
+    assert body["supervision"] == "none"
+    assert body["steps"] == ["face", "otp", "complete"]
+    assert "****" in body["phone_hint"]
+    enrolment_id = body["enrolment_id"]
+    assert world.face(enrolment_id, device).json() == {"state": "otp_pending"}
+    assert world.otp(enrolment_id).json() == {"state": "ready"}
+    done = world.complete(enrolment_id, device)
+    assert done.status_code == 201, done.text
+    issued = done.json()
+    assert is_valid_network_id(issued["network_id"].replace("-", ""))
+    jwks = world.http.get("/v1/credentials/jwks").json()
+    verified = sdjwt.verify(
+        issued["credential"],
+        issuer_keys=keys_from_jwks(jwks),
+        now=int(world.clock.now().timestamp()),
+        audience=None,
+        nonce=None,
+        require_key_binding=False,
+        expected_issuer=world.base,
+        expected_vct="urn:netid:credential:network-identity:1",
+    )
+    claims = verified.disclosed
+    assert claims["name"] == "欧阳·娜娜"
+    assert claims["birth_date"] == "1990-03-07"
+    assert claims["age_over_18"] is True and claims["age_over_60"] is False
+    assert verified.jti == issued["credential_id"]
+    assert verified.status is not None
+    # The status list the credential points at says VALID for it.
+    path = verified.status.uri.removeprefix(world.base)
+    answer = world.http.get(path)
+    assert answer.headers["content-type"].startswith("application/statuslist+jwt")
+    lst = status_lists.verify_token(
+        answer.text, keys=keys_from_jwks(jwks), uri=verified.status.uri,
+        now=int(world.clock.now().timestamp()),
+    )
+    assert lst.status(verified.status.idx) == status_lists.VALID
+
+
+def _status_of(world: World, credential: str) -> int:
+    jwks = world.http.get("/v1/credentials/jwks").json()
+    now = int(world.clock.now().timestamp())
+    verified = sdjwt.verify(
+        credential,
+        issuer_keys=keys_from_jwks(jwks),
+        now=now,
+        audience=None,
+        nonce=None,
+        require_key_binding=False,
+    )
+    assert verified.status is not None
+    token = world.http.get(verified.status.uri.removeprefix(world.base)).text
+    lst = status_lists.verify_token(
+        token, keys=keys_from_jwks(jwks), uri=verified.status.uri, now=now
+    )
+    return lst.status(verified.status.idx)
+
+
+def test_re_enrolment_keeps_the_network_id_and_revokes_the_old_credential(world: World) -> None:
+    first_device, second_device = Device(world.clock), Device(world.clock)
+    first = world.enrol("adult", first_device)
+    token = world.session(first["credential_id"], first_device)
+    assert world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    second = world.enrol("adult", second_device)
+    assert second["network_id"] == first["network_id"]
+    assert second["credential_id"] != first["credential_id"]
+    # The old credential's bit flipped to INVALID; the new one is VALID.
+    assert _status_of(world, first["credential"]) == status_lists.INVALID
+    assert _status_of(world, second["credential"]) == status_lists.VALID
+    # The old session is refused on its very next request; the old credential cannot sign in.
+    me = world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401 and me.json()["error"]["code"] == "session_invalid"
+    again = world.sign_in(first["credential_id"], first_device)
+    assert again.status_code == 401 and again.json()["error"]["code"] == "credential_revoked"
+    assert ("credential.revoke", "ok") in world.actions()
+
+
+def test_audit_trail_of_an_enrolment(world: World) -> None:
+    world.enrol("adult", Device(world.clock))
+    actions = [a for a, _ in world.actions()]
+    for action in ("enrolment.start", "enrolment.face", "enrolment.otp", "enrolment.complete",
+                   "credential.issue", "registry.face_template.load"):
+        assert action in actions, action
