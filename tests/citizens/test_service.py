@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import select
 
 from netid.audit.service import tree_hasher
 from netid.citizens.errors import (
@@ -555,8 +556,9 @@ def test_deregistration_needs_my_network_id_and_ends_everything(
         view = timed.consents(session).get(consent_id)
         assert view is not None
         assert view.revoked_at is not None
-        row = session.get(CitizenRequest, pending)
-        assert row is not None
+        row = session.scalars(
+            select(CitizenRequest).where(CitizenRequest.group_id == pending)
+        ).one()
         assert row.state == "expired"
         assert row.pending_key is None
     assert not run(lambda s: s.is_locked(me.person_id, "qr"))

@@ -1,5 +1,6 @@
 """The wallet end to end against a real ``netid serve`` (a subprocess on a free port, its own
-data directory, a one-person registry with a real face template).
+data directory, a one-person registry with a real face template), once per backend: SQLite in
+the data directory, and PostgreSQL (a fresh schema) with Redis for the one-time QR nonces.
 
 The operator side runs the real CLI in subprocesses (``python -m netid.cli``); the wallet side
 runs ``netid wallet`` in-process through typer's CliRunner, and talks to the server over HTTP
@@ -8,29 +9,39 @@ only, as the phone app would. The relying party is :mod:`netid.client.rp` over H
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
 import re
+import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from netid.client.rp import ClientFile, HttpAnswer, RelyingParty
+from netid.core.clock import CHINA_TZ
 from netid.credentials.network_id import normalize_network_id
+from netid.db.engine import make_engine
 from netid.wallet import state
 from tests.cli.test_serve import free_port
+from tests.conftest import BACKENDS, DEFAULT_PG_URL
 from tests.faces.photos import photo
 from tests.registry.factories import person_record
 from tests.verification.test_face import jpeg
+
+# With its server fixture the module runs past a minute per backend; still in the default run.
+pytestmark = pytest.mark.slow
 
 PIN = "739184"
 NETID = [sys.executable, "-m", "netid.cli"]
@@ -46,6 +57,7 @@ class Platform:
     chip: Path
     live_photo: Path
     bank: Path
+    chips: dict[str, Path]  # mother, teen (15), child (10): a family for the minors' rules
 
     def netid(self, *args: str, input: str | None = None) -> tuple[int, str, str]:
         result = subprocess.run(
@@ -96,8 +108,10 @@ def _app() -> Any:
     return app
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
     root = tmp_path_factory.mktemp("platform")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETID_")}
@@ -107,9 +121,29 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "NETID_LOG_CHECKPOINT_SECONDS": "1",
         "NETID_LOG_CHECKPOINT_ENTRIES": "1",
     }
-    person = person_record(random.Random(5), name="欧阳·娜娜", sex="F")
+    schema = None
+    if request.param == "postgresql":
+        schema = f"w_{os.getpid()}_{secrets.token_hex(4)}"
+        env |= {
+            "NETID_DATABASE_URL": os.environ.get("NETID_TEST_DATABASE_URL", DEFAULT_PG_URL),
+            "NETID_DATABASE_SCHEMA": schema,
+            "NETID_REDIS_URL": os.environ.get("NETID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        }
+    rng = random.Random(5)
+    person = person_record(rng, name="欧阳·娜娜", sex="F")
+    today = dt.datetime.now(CHINA_TZ).date()
+    mother = person_record(rng, name="王丽", sex="F", birth=dt.date(1985, 6, 1))
+    guardian = [{"document_number": mother["documents"][0]["number"], "relation": "mother"}]
+    teen = person_record(rng, name="王小明", birth=years_before(today, 15), guardians=guardian)
+    child = person_record(
+        rng, name="王小红", sex="F", birth=years_before(today, 10), guardians=guardian
+    )
+    family = {"mother": mother, "teen": teen, "child": child}
     population = root / "people.jsonl"
-    population.write_text(json.dumps(person, ensure_ascii=False) + "\n", encoding="utf-8")
+    population.write_text(
+        "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in (person, mother, teen, child)),
+        encoding="utf-8",
+    )
     number = person["documents"][0]["number"]
     face = root / "astronaut.png"
     face.write_bytes(photo("astronaut.png"))
@@ -123,14 +157,27 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         chip=root / "chip.json",
         live_photo=live,
         bank=root / "var" / "demo" / "institutions" / "bank.json",
+        chips={who: root / f"chip-{who}.json" for who in family},
     )
     for args, stdin in [
         (("demo", "setup", "--people", "0"), None),  # schema, keys, the demo institutions
         (("registry", "import", str(population)), None),
-        (("faces", "enrol", "--document", "-", "--image", str(face)), number + "\n"),
+        # the first chip creates the issuing authority's key (and the platform's trust in it)
         (("registry", "chip", "-", "--out", str(platform.chip)), number + "\n"),
     ]:
         code, _, err = platform.netid(*args, input=stdin)
+        assert code == 0, (args, err)
+    # The rest are independent: run them side by side (each face enrol loads the dlib model).
+    parallel: list[tuple[tuple[str, ...], str]] = [
+        (("faces", "enrol", "--document", "-", "--image", str(face)), number + "\n")
+    ]
+    for who, record in family.items():
+        doc = record["documents"][0]["number"] + "\n"
+        parallel.append((("faces", "enrol", "--document", "-", "--image", str(face)), doc))
+        parallel.append((("registry", "chip", "-", "--out", str(platform.chips[who])), doc))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda step: platform.netid(*step[0], input=step[1]), parallel))
+    for (args, _), (code, _, err) in zip(parallel, results, strict=True):
         assert code == 0, (args, err)
     log = (root / "serve.log").open("wb")
     server = subprocess.Popen([*NETID, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -150,6 +197,16 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+        if schema is not None:
+            engine = make_engine(env["NETID_DATABASE_URL"], pool=False)
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
+
+
+def years_before(today: dt.date, years: int) -> dt.date:
+    """A birth date ``years`` and about a month before ``today`` (clear of any birthday)."""
+    return today.replace(year=today.year - years, day=1) - dt.timedelta(days=30)
 
 
 def scan(rp: RelyingParty, qr: str, purpose: str, **extra: Any) -> HttpAnswer:
@@ -338,3 +395,58 @@ def verify_presentation(
     assert code == 0, (out, err)
     verified: dict[str, Any] = json.loads(out)
     return verified
+
+
+def enrol(platform: Platform, directory: Path, chip: Path, *extra: str) -> dict[str, Any]:
+    """chip, face, SMS code; then ``enrol finish`` (its answer is returned)."""
+    wallet(directory, "enrol", "start", "--chip", str(chip), *extra)
+    wallet(directory, "enrol", "face", "--photo", str(platform.live_photo))
+    wallet(directory, "enrol", "otp", platform.latest_code("enrolment_otp"))
+    answer: dict[str, Any] = wallet(directory, "enrol", "finish", "--pin-stdin", input=PIN + "\n")
+    return answer
+
+
+def pending_ids(directory: Path) -> list[str]:
+    found = re.findall(
+        r'"(?:id|request_id|enrolment_id)": "([0-9a-f]{32})"',
+        json.dumps(wallet(directory, "requests")),
+    )
+    return list(dict.fromkeys(found))
+
+
+def test_minors_need_their_guardian(platform: Platform, tmp_path: Path) -> None:
+    mother = tmp_path / "mother"
+    wallet(mother, "init", "--server", platform.base)
+    assert enrol(platform, mother, platform.chips["mother"])["state"] == "issued"
+    wallet(mother, "login", "--pin-stdin", input=PIN + "\n")
+
+    # 14-17: the teen enrols; the credential waits for the guardian's approval.
+    teen = tmp_path / "teen"
+    wallet(teen, "init", "--server", platform.base)
+    started = wallet(teen, "enrol", "start", "--chip", str(platform.chips["teen"]))
+    assert started["supervision"] == "guardian_approves"
+    wallet(teen, "enrol", "face", "--photo", str(platform.live_photo))
+    wallet(teen, "enrol", "otp", platform.latest_code("enrolment_otp"))
+    waiting = wallet(teen, "enrol", "finish", "--pin-stdin", input=PIN + "\n")
+    assert waiting == {"state": "awaiting_guardian"}
+    assert wallet(teen, "enrol", "status")["state"] == "awaiting_guardian"
+    (request,) = pending_ids(mother)
+    wallet(mother, "approve", request)
+    issued = wallet(teen, "enrol", "finish", "--pin-stdin", input=PIN + "\n")
+    assert issued["state"] == "issued"
+    assert wallet(teen, "status")["enrolled"] is True
+
+    # Under 14: only the guardian's session can start it.
+    child = tmp_path / "child"
+    wallet(child, "init", "--server", platform.base)
+    alone = wallet_fails(child, "enrol", "start", "--chip", str(platform.chips["child"]))
+    assert alone["code"] == "guardian_required"
+    answer = enrol(platform, child, platform.chips["child"], "--guardian-wallet", str(mother))
+    assert answer["state"] == "issued"
+    # ...and each use waits for the guardian's approval.
+    wallet(child, "login", "--pin-stdin", input=PIN + "\n")
+    bank = RelyingParty(ClientFile.load(platform.bank))
+    asked = scan(bank, qr_text(child), "payment")
+    assert error_code(asked) == "guardian_approval_required", asked.body
+    wallet(mother, "approve", asked.body["error"]["details"]["request_id"])
+    assert scan(bank, qr_text(child), "payment").status == 200

@@ -137,9 +137,7 @@ class World:
             return len(self.container.outbox(session).list(1000, actor=ACTOR))
 
     # -- HTTP flows --------------------------------------------------------------------------
-    def start(
-        self, who: str, device: Device, *, token: str | None = None, chip: Any = None
-    ) -> Any:
+    def start(self, who: str, device: Device, *, token: str | None = None, chip: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         body = {"chip": chip if chip is not None else self.chip(who), "device_jwk": device.jwk}
         return self.http.post("/v1/enrolments", json=body, headers=headers)
@@ -268,7 +266,9 @@ def load_registry(world: World) -> None:
     adult = person_record(rng, name="欧阳·娜娜", sex="F", birth=dt.date(1990, 3, 7))
     stranger = person_record(rng, name="周杰", birth=dt.date(1979, 1, 18))
     link = [{"document_number": mother["documents"][0]["number"], "relation": "mother"}]
-    teen = person_record(rng, name="李小龙", birth=TODAY.replace(year=TODAY.year - 15), guardians=link)
+    teen = person_record(
+        rng, name="李小龙", birth=TODAY.replace(year=TODAY.year - 15), guardians=link
+    )
     child = person_record(rng, name="李小华", birth=dt.date(2016, 6, 1), guardians=link)
     revoked = person_record(rng, name="王芳", sex="F", birth=dt.date(1992, 8, 8))
     revoked["documents"][0]["status"] = "revoked"

@@ -59,7 +59,9 @@ def test_happy_path_issues_a_verifiable_credential(world: World, tmp_path: Path)
     answer = world.http.get(path)
     assert answer.headers["content-type"].startswith("application/statuslist+jwt")
     lst = status_lists.verify_token(
-        answer.text, keys=keys_from_jwks(jwks), uri=verified.status.uri,
+        answer.text,
+        keys=keys_from_jwks(jwks),
+        uri=verified.status.uri,
         now=int(world.clock.now().timestamp()),
     )
     assert lst.status(verified.status.idx) == status_lists.VALID
@@ -88,7 +90,10 @@ def test_re_enrolment_keeps_the_network_id_and_revokes_the_old_credential(world:
     first_device, second_device = Device(world.clock), Device(world.clock)
     first = world.enrol("adult", first_device)
     token = world.session(first["credential_id"], first_device)
-    assert world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
     second = world.enrol("adult", second_device)
     assert second["network_id"] == first["network_id"]
     assert second["credential_id"] != first["credential_id"]
@@ -106,6 +111,12 @@ def test_re_enrolment_keeps_the_network_id_and_revokes_the_old_credential(world:
 def test_audit_trail_of_an_enrolment(world: World) -> None:
     world.enrol("adult", Device(world.clock))
     actions = [a for a, _ in world.actions()]
-    for action in ("enrolment.start", "enrolment.face", "enrolment.otp", "enrolment.complete",
-                   "credential.issue", "registry.face_template.load"):
+    for action in (
+        "enrolment.start",
+        "enrolment.face",
+        "enrolment.otp",
+        "enrolment.complete",
+        "credential.issue",
+        "registry.face_template.load",
+    ):
         assert action in actions, action

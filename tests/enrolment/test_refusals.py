@@ -43,8 +43,8 @@ def test_chip_signature_invalid(world: World) -> None:
     refused(world.start("adult", device, chip=chip), 400, "chip_signature_invalid")
     forged = world.chip("adult")
     other = Sm2PrivateKey.generate()
-    from netid.documents.chip import ChipData
     from netid.documents import DocumentType
+    from netid.documents.chip import ChipData
 
     data = ChipData(
         document_type=DocumentType.RESIDENT_ID,
@@ -259,7 +259,7 @@ def test_otp_expiry_is_five_minutes_inclusive(world: World) -> None:
 
 
 def test_otp_is_used_once(world: World) -> None:
-    device, enrolment_id = _at_otp(world)
+    _device, enrolment_id = _at_otp(world)
     code = world.last_code()
     assert world.otp(enrolment_id, code).status_code == 200
     refused(world.otp(enrolment_id, code), 409, "enrolment_step_out_of_order")

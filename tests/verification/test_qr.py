@@ -178,7 +178,8 @@ def test_forged_expired_and_malformed_codes_are_refused_distinctly(world: World)
     bank = ApprovedInstitution(world.container)
     # Signed by another key: forged.
     stolen_ref = wallet.qr(key=jose_keys.generate_private_key("ES256"))
-    assert code(scan(world, bank, stolen_ref)) == "qr_forged"
+    forged = scan(world, bank, stolen_ref)
+    assert forged.status_code == 403 and code(forged) == "qr_forged"
     # A ref the platform never sealed.
     fake = qr.mint(wallet.device.key, ref="A" * 80, issued_at=int(world.clock.now().timestamp()))
     assert code(scan(world, bank, fake)) == "qr_forged"
@@ -325,5 +326,6 @@ def test_random_garbage_never_500s(world: World) -> None:
     for text in ("a.b.c", "..", "x" * 1000, "eyJ9.eyJ9.AA", secrets.token_urlsafe(300)):
         answer = scan(world, bank, text)
         assert answer.status_code in (400, 403), (text, answer.text)
+        assert "WWW-Authenticate" not in answer.headers
     too_long = scan(world, bank, "x" * 1025)
     assert too_long.status_code == 422

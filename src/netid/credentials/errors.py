@@ -11,7 +11,7 @@ Messages never echo the token, a claim value or a key: they may be personal data
 
 from __future__ import annotations
 
-from netid.core.errors import InvalidInput, NetidError, Unauthenticated, Unavailable
+from netid.core.errors import Forbidden, InvalidInput, NetidError, Unauthenticated, Unavailable
 
 
 class CredentialError(NetidError):
@@ -194,16 +194,18 @@ class CredentialStatusUnknown(CredentialError, Unauthenticated):
 
 
 # -- dynamic QR token ---------------------------------------------------------------------------
+# An institution posts the QR text with its own valid access token: a bad QR code is a refusal
+# of what it shows (403), not of who it is (401, which would also add WWW-Authenticate).
 class QrMalformed(CredentialError, InvalidInput):
     code = "qr_malformed"
     default_message = "The QR code is not a valid network-identity QR code."
 
 
-class QrForged(CredentialError, Unauthenticated):
+class QrForged(CredentialError, Forbidden):
     code = "qr_forged"
     default_message = "The QR code's signature does not verify."
 
 
-class QrExpired(CredentialError, Unauthenticated):
+class QrExpired(CredentialError, Forbidden):
     code = "qr_expired"
     default_message = "The QR code has expired; show a fresh one."
