@@ -56,7 +56,7 @@ def test_issuance_shape() -> None:
     parsed = sdjwt.parse(credential)
     assert credential.endswith("~") and parsed.key_binding_jwt is None
     header, payload, _, _ = jws.decode_unverified(parsed.issuer_jwt)
-    assert header == {"alg": "EdDSA", "typ": "dc+sd-jwt", "kid": ISSUER_KID}
+    assert header == {"alg": "Ed25519", "typ": "dc+sd-jwt", "kid": ISSUER_KID}
     assert payload["_sd_alg"] == "sha-256"
     assert payload["_sd"] == sorted(payload["_sd"])
     assert len(payload["_sd"]) == len(DISCLOSABLE) + 4  # decoys

@@ -26,6 +26,7 @@ from netid.credentials.errors import (
 from netid.crypto.errors import InvalidKeyMaterial, SignatureInvalid
 from netid.crypto.jose_keys import (
     ED25519_ALGORITHM_NAMES,
+    ED25519_JWS_ALG,
     JosePrivateKey,
     JosePublicKey,
     algorithm_of,
@@ -88,12 +89,17 @@ def loads_json(data: bytes) -> Any:
 def sign_compact(
     key: JosePrivateKey, *, header: Mapping[str, Any], payload: Mapping[str, Any]
 ) -> str:
-    """Sign ``payload`` as a compact JWS; ``alg`` is set from the key ("ES256" or "EdDSA").
+    """Sign ``payload`` as a compact JWS; ``alg`` is set from the key: "ES256", or for Ed25519
+    the fully-specified "Ed25519" of RFC 9864 — the name our JWKs publish
+    (``jose_keys.ED25519_JWS_ALG``), so that a strict verifier finds header and key agree.
+    Readers accept "EdDSA" too.
 
     ``header`` gives the other members (``typ``, ``kid``…); an ``alg`` in it must match the key.
     """
     alg = algorithm_of(key)
-    if "alg" in header and header["alg"] != alg:
+    if alg == "EdDSA":
+        alg = ED25519_JWS_ALG
+    if "alg" in header and header["alg"] not in (alg, algorithm_of(key)):
         raise ValueError("the header alg does not match the key")
     full_header = {"alg": alg, **{k: v for k, v in header.items() if k != "alg"}}
     signing_input = f"{b64url_encode(dumps(full_header))}.{b64url_encode(dumps(payload))}"
