@@ -188,3 +188,15 @@ def test_a_sha256_log_verifies_too() -> None:
 def test_an_answer_without_entries_is_refused() -> None:
     with pytest.raises(ServerAnswerInvalid):
         verify_history({"items": []})
+
+
+def test_the_entry_shown_is_the_one_the_leaf_proves() -> None:
+    entries, leaves = make_log(5)
+    body = answer(entries, leaves, [2], signer())
+    body["entries"][0]["canonical"] = canonical(entries[2]).decode()
+    body["entries"][0]["entry"] = {**entries[2], "action": "verification.forged"}
+    (shown,) = verify_history(body).entries
+    assert shown.verified
+    assert shown.entry["action"] == entries[2]["action"]
+    body["entries"][0]["canonical"] = "[1, 2]"
+    assert verify_history(body).entries[0].reason == "malformed"

@@ -341,7 +341,14 @@ class AuditService:
             entry = orjson.loads(row.canonical)
             entry.pop("subject_ref", None)  # the person's own sealed id: noise to them
             entries.append(
-                {"index": row.log_index, "leaf_hash": b64(row.leaf_hash), "entry": entry}
+                {
+                    "index": row.log_index,
+                    "leaf_hash": b64(row.leaf_hash),
+                    "entry": entry,
+                    # The exact leaf bytes, so the person can recompute the leaf hash and know
+                    # that the entry shown is the one the inclusion proof proves.
+                    "canonical": row.canonical.decode(),
+                }
             )
         return entries
 

@@ -708,6 +708,7 @@ class CitizenService:
             details={"entries": len(entries)},
         )
         return {
+            "hash_alg": self._audit.status().hash_alg,
             "checkpoint": checkpoint.to_json() if checkpoint else None,
             "entries": entries,
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +111,18 @@ def verify_history(answer: Any, verifiers: Sequence[NoteVerifier] = ()) -> Verif
             continue
         shown = item.get("entry")
         entry = dict(shown) if isinstance(shown, Mapping) else {}
+        canonical = item.get("canonical")
+        if isinstance(canonical, str):
+            # Show what the leaf proves, not what the server says beside it.
+            try:
+                parsed = json.loads(canonical)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                entries.append(HistoryEntry(None, {}, False, "malformed"))
+                continue
+            parsed.pop("subject_ref", None)
+            entry = parsed
         index = item.get("index")
         index = index if type(index) is int else None
         entries.append(_verified(hashers, checkpoint, signed, item, index, entry))
