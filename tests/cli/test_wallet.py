@@ -297,6 +297,15 @@ def test_a_citizen_from_enrolment_to_deregistration(platform: Platform, tmp_path
     granted = scan(bank, qr_text(me), "account_opening", claims=["name"])
     assert granted.status == 200, granted.body
     assert granted.body["claims"]["name"] == platform.person["name"]
+    # The institution's side as a command: `netid client scan` reads the QR text on stdin.
+    code, out, err = platform.netid(
+        "client", "scan", "--institution", str(platform.bank), "--purpose", "account_opening",
+        "--claims", "name", "--min-assurance", "L3", "--qr", "-", input=qr_text(me) + "\n",
+    )  # fmt: skip
+    assert code == 0, err
+    scanned = json.loads(out.splitlines()[-1])
+    assert scanned["answer"]["claims"]["name"] == platform.person["name"]
+    assert scanned["answer"]["assurance"] == "L3"
     consents = wallet(me, "consents")
     assert "name" in json.dumps(consents, ensure_ascii=False)
 

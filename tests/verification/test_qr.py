@@ -252,6 +252,10 @@ def test_plaintext_claims_need_the_persons_approval_in_the_wallet(world: World) 
     request_id = refused.json()["error"]["details"]["request_id"]
     pending = world.http.get("/v1/me/requests", headers=wallet.bearer()).json()
     assert request_id in str(pending)
+    (shown,) = [r for r in pending["requests"] if r["id"] == request_id]
+    # The person sees who asks, for what, and each claim (issue 5 §8).
+    assert shown["institution_name"] == bank.view.name
+    assert (shown["purpose"], sorted(shown["claims"])) == ("account_opening", sorted(asked))
     approved = world.http.post(f"/v1/me/requests/{request_id}/approve", headers=wallet.bearer())
     assert approved.status_code == 200, approved.text
     answer = scan(world, bank, wallet.qr(), claims=asked)

@@ -126,8 +126,6 @@ def client_verify(
     receipt: Annotated[bool, typer.Option(help="Also fetch the signed receipt")] = False,
 ) -> None:
     """Verify someone as the institution would: token, verification, receipt."""
-    from netid.cli.main import emit
-
     subject: dict[str, Any] = {"document_number": document, "name": name}
     if phone is not None:
         subject["phone"] = phone
@@ -138,6 +136,37 @@ def client_verify(
         body["threshold"] = threshold
     if claims:
         body["claims"] = [c.strip() for c in claims.split(",") if c.strip()]
+    _verify_and_emit(institution, body, receipt=receipt)
+
+
+@client_app.command("scan")
+def client_scan(
+    institution: Annotated[Path, typer.Option(help="The institution's client file", exists=True)],
+    qr: Annotated[str, typer.Option(help="The scanned text of the QR code, or '-' for stdin")],
+    purpose: Annotated[str, typer.Option(help="Purpose code")],
+    claims: Annotated[str, typer.Option(help="Comma-separated claims to ask for")] = "",
+    min_assurance: Annotated[
+        str | None, typer.Option(help="L1, L2 or L3: the lowest level accepted")
+    ] = None,
+    receipt: Annotated[bool, typer.Option(help="Also fetch the signed receipt")] = False,
+) -> None:
+    """Verify a person's dynamic QR code (netid_qr) as the institution's scanner would."""
+    import sys
+
+    text = sys.stdin.readline().strip() if qr == "-" else qr
+    body: dict[str, Any] = {"type": "netid_qr", "purpose": purpose, "qr": text}
+    if claims:
+        body["claims"] = [c.strip() for c in claims.split(",") if c.strip()]
+    if min_assurance:
+        body["min_assurance"] = min_assurance
+    _verify_and_emit(institution, body, receipt=receipt)
+
+
+def _verify_and_emit(institution: Path, body: dict[str, Any], *, receipt: bool) -> None:
+    """POST the verification (after getting a token), print the answer (and the receipt),
+    and exit 1 on a refusal."""
+    from netid.cli.main import emit
+
     rp = RelyingParty(ClientFile.load(institution))
     answer = rp.verify(body)
     out: dict[str, Any] = {"status": answer.status, "answer": answer.body}

@@ -198,7 +198,27 @@ def _finish_rotation(c: Container, batch_size: int) -> dict[str, int]:
         "sms_outbox_resealed": _drain(
             "Re-sealing the SMS outbox", _reseal_sms_outbox(c, batch_size)
         ),
+        "account_keys_rewrapped": _drain(
+            "Re-wrapping account keys", _enrolment_batch(c, "rewrap_account_keys", batch_size)
+        ),
+        "enrolments_resealed": _drain(
+            "Re-sealing enrolments", _enrolment_batch(c, "reseal_enrolments", batch_size)
+        ),
+        "collected_faces_resealed": _drain(
+            "Re-sealing collected faces", _enrolment_batch(c, "reseal_collected_faces", batch_size)
+        ),
     }
+
+
+def _enrolment_batch(c: Container, method: str, batch_size: int) -> Callable[[], int]:
+    def run() -> int:
+        with c.transaction() as session:
+            result: int = getattr(c.enrolment(session), method)(
+                batch_size=batch_size, actor=c.operator_actor()
+            )
+            return result
+
+    return run
 
 
 def _reseal_sms_outbox(c: Container, batch_size: int) -> Callable[[], int]:
@@ -274,6 +294,7 @@ def keys_retire(key_id: str) -> None:
         references += c.admins(session).references_to_key(key_id)
         references += c.institutions(session).references_to_key(key_id)
         references += c.outbox(session).references_to_key(key_id)
+        references += c.enrolment(session).references_to_key(key_id)
         info = c.keyring_service(session).retire(key_id, references=references)
         c.recorder(session).record(
             actor=c.operator_actor(),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from netid.enrolment.models import (
     CollectedFace,
@@ -18,6 +18,28 @@ from netid.enrolment.models import (
     StatusList,
 )
 from netid.registry.models import GuardianLink, Person
+
+# A sealed value starts with one version byte, then the 8 ASCII characters of the key id
+# (netid.crypto.sealing): the key that seals a cell is readable in SQL without opening it.
+_KEY_ID_AT, _KEY_ID_LENGTH = 2, 8
+
+
+def _sealed_by(column: InstrumentedAttribute[bytes | None], key_id: str) -> ColumnElement[bool]:
+    """The cell holds a value sealed under ``key_id`` (erased cells, ``b""``, never match)."""
+    return and_(
+        func.length(column) > 0,
+        func.substr(column, _KEY_ID_AT, _KEY_ID_LENGTH) == key_id.encode("ascii"),
+    )
+
+
+def _sealed_by_other(
+    column: InstrumentedAttribute[bytes | None], key_id: str
+) -> ColumnElement[bool]:
+    """The cell holds a value sealed under another key than ``key_id`` (not erased)."""
+    return and_(
+        func.length(column) > 0,
+        func.substr(column, _KEY_ID_AT, _KEY_ID_LENGTH) != key_id.encode("ascii"),
+    )
 
 
 class EnrolmentRepository:
@@ -178,6 +200,74 @@ class EnrolmentRepository:
             )
         )
         self._session.flush()
+
+    # -- key rotation (resumable batches: rows not yet under the active key) --------------------
+    def identities_not_wrapped_by(self, data_key_id: str, limit: int) -> Sequence[NetworkIdentity]:
+        stmt = (
+            select(NetworkIdentity)
+            .where(
+                NetworkIdentity.data_key_id.is_not(None),
+                NetworkIdentity.data_key_id != data_key_id,
+            )
+            .order_by(NetworkIdentity.person_id)
+            .limit(limit)
+            .with_for_update()
+        )
+        return self._session.scalars(stmt).all()
+
+    def enrolments_not_sealed_by(
+        self, data_key_id: str, face_key_id: str, limit: int
+    ) -> Sequence[Enrolment]:
+        """Enrolments with a phone or document not under the data key ``data_key_id``, or a
+        live face template not under the face key ``face_key_id``."""
+        stmt = (
+            select(Enrolment)
+            .where(
+                or_(
+                    _sealed_by_other(Enrolment.phone_sealed, data_key_id),
+                    _sealed_by_other(Enrolment.document_sealed, data_key_id),
+                    _sealed_by_other(Enrolment.face_sealed, face_key_id),
+                )
+            )
+            .order_by(Enrolment.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        return self._session.scalars(stmt).all()
+
+    def collected_faces_not_sealed_by(
+        self, face_key_id: str, limit: int
+    ) -> Sequence[CollectedFace]:
+        stmt = (
+            select(CollectedFace)
+            .where(CollectedFace.face_key_id != face_key_id)
+            .order_by(CollectedFace.person_id)
+            .limit(limit)
+            .with_for_update()
+        )
+        return self._session.scalars(stmt).all()
+
+    def references_to_key(self, key_id: str, now: dt.datetime) -> int:
+        """Rows that still need ``key_id``: account keys it wraps, enrolment values and face
+        templates it seals, and one-time codes MACed with it that could still be used."""
+        conditions = (
+            NetworkIdentity.data_key_id == key_id,
+            or_(
+                _sealed_by(Enrolment.phone_sealed, key_id),
+                _sealed_by(Enrolment.document_sealed, key_id),
+                _sealed_by(Enrolment.face_sealed, key_id),
+            ),
+            CollectedFace.face_key_id == key_id,
+            and_(
+                OneTimeCode.mac_key_id == key_id,
+                OneTimeCode.used_at.is_(None),
+                OneTimeCode.expires_at >= now,
+            ),
+        )
+        return sum(
+            int(self._session.scalar(select(func.count()).where(condition)) or 0)
+            for condition in conditions
+        )
 
     def count_credentials(self) -> int:
         return int(self._session.scalar(select(func.count()).select_from(Credential)) or 0)

@@ -50,7 +50,7 @@ from netid.crypto.jose_keys import (
     public_jwk,
     public_key_from_jwk,
 )
-from netid.crypto.sealing import SealKey, generate_seal_key, open_sealed, seal
+from netid.crypto.sealing import SealKey, generate_seal_key, open_sealed, seal, sealed_key_id
 from netid.crypto.sm2 import Sm2PublicKey
 from netid.crypto.sm3 import hmac_sm3, length_prefixed
 from netid.documents import DocumentType
@@ -312,18 +312,18 @@ class EnrolmentService:
         return DocumentType(doc["type"]), str(doc["number"])
 
     def unsafe_open_subject_of(self, person_id: str) -> VerificationSubject | None:
-        """The registry record of an enrolled person, opened through the document they
-        enrolled with, WITHOUT recording the access (the caller records it, as
-        :meth:`RegistryService.unsafe_open_subject` requires). None when the person is not
-        enrolled, deregistered, or that document is no longer theirs in the registry."""
+        """:meth:`RegistryService.unsafe_open_person_subject` (WITHOUT recording the access:
+        the caller records it) for an enrolled person, held to the document they enrolled
+        with. What it adds: None when the person never enrolled or deregistered (the account
+        key, which seals that document, is gone), and None when the registry's document of
+        that type is no longer the enrolled one (replaced: the person enrols again, so a
+        refresh answers chip_stale rather than signing another document's number)."""
         identity = self._repo.identity(person_id)
-        if identity is None:
-            return None
-        document = self._stored_document(identity)
+        document = self._stored_document(identity) if identity else None
         if document is None:
             return None
-        subject = self._registry.unsafe_open_subject(document[1], with_phones=False)
-        if subject is None or subject.person_id != person_id:
+        subject = self._registry.unsafe_open_person_subject(person_id, document_type=document[0])
+        if subject is None or subject.document.number != document[1]:
             return None
         return subject
 
@@ -827,9 +827,17 @@ class EnrolmentService:
         assert document is not None
         pin_hash = hash_password(normal_pin)
         identity, account_key = self._ensure_identity(row, subject, document)
-        self._revoke_all(row.person_id, reason="superseded", actor=CITIZEN, key=account_key)
+        earlier = self._revoke_all(
+            row.person_id, reason="superseded", actor=CITIZEN, key=account_key
+        )
         self._collect_face(row)
-        credential = self._new_credential(row, pin_hash)
+        # The person's `credential` lock (netid.citizens → set_credential_suspended) is held on
+        # their credentials: a new device must not shed it, so the new credential is SUSPENDED
+        # when the latest one it supersedes was.
+        latest = max(earlier, key=lambda c: c.created_at, default=None)
+        credential = self._new_credential(
+            row, pin_hash, suspended=latest is not None and latest.suspended
+        )
         issued = self._sign_credential(credential, subject, identity)
         row.state = EnrolmentState.COMPLETED.value
         row.credential_id = credential.id
@@ -1012,7 +1020,7 @@ class EnrolmentService:
         return {"issuer": self._issuer, "jwks_uri": f"{self._issuer}/v1/credentials/jwks"}
 
     # -- credentials ----------------------------------------------------------------------------
-    def _new_credential(self, row: Enrolment, pin_hash: str) -> Credential:
+    def _new_credential(self, row: Enrolment, pin_hash: str, *, suspended: bool) -> Credential:
         list_id, index = self._allocate_slot()
         now = self._now()
         credential = Credential(
@@ -1026,7 +1034,7 @@ class EnrolmentService:
             lockouts=0,
             locked_until=None,
             status="active",
-            suspended=False,
+            suspended=suspended,
             status_list_id=list_id,
             status_index=index,
             issued_at=now,
@@ -1101,14 +1109,17 @@ class EnrolmentService:
             expires_at=exp,
         )
 
-    def _revoke_all(self, person_id: str, *, reason: str, actor: str, key: SealKey | None) -> int:
+    def _revoke_all(
+        self, person_id: str, *, reason: str, actor: str, key: SealKey | None
+    ) -> list[Credential]:
+        """Revoke every active credential of the person; returns them."""
         now = self._now()
-        revoked = 0
+        revoked: list[Credential] = []
         for credential in self._repo.active_credentials_of(person_id):
             credential.status = "revoked"
             credential.revoked_at = now
             credential.revocation_reason = reason
-            revoked += 1
+            revoked.append(credential)
             self._recorder.record(
                 actor=actor,
                 action="credential.revoke",
@@ -1120,13 +1131,106 @@ class EnrolmentService:
         self._repo.flush()
         return revoked
 
+    # == key rotation (``netid keys rotate data|face``, ``netid keys retire``) =======================
+    # What enrolment seals, and under which key (AAD table|column|row id|key id):
+    #   network_identity.account_key_wrapped  data key (row id person_id/account key id;
+    #                                          data_key_id names the key)
+    #   network_identity.phone_sealed, .document_sealed    the account key: nothing to do, the
+    #                                          account key itself is only re-wrapped
+    #   enrolment.phone_sealed, .document_sealed           data key (row id enrolment id; the
+    #                                          key id is read from the sealed value's header)
+    #   enrolment.face_sealed                 face key (until completion or expiry)
+    #   collected_face.template_sealed        face key (face_key_id names it)
+    #   one_time_code.code_mac                HMAC-SM3 under token_mac (mac_key_id); a code
+    #                                          cannot be re-MACed (only its MAC is kept), so a
+    #                                          live code holds its key until it is used or
+    #                                          expires (≤ 5 minutes)
+    # Not stored: QR credential references (data key, see :meth:`qr_refs`), credentials and
+    # status list tokens (Ed25519 signatures) and wallet session tokens (token_mac).
+    # Each method handles one batch and returns how many rows it changed (0 = done), so an
+    # interrupted rotation resumes where it stopped (``netid keys resume``).
+    def _record_rotation_batch(self, action: str, count: int, actor: str) -> None:
+        if count:
+            self._recorder.record(actor=actor, action=action, outcome="ok", details={"rows": count})
+
+    def _reseal(self, sealed: bytes, key: SealKey, table: str, column: str, row_id: str) -> bytes:
+        """``sealed`` under ``key`` (unchanged when it already is)."""
+        if sealed_key_id(sealed) == key.key_id:
+            return sealed
+        plain = open_sealed(
+            self._keyring.seal_key, sealed, table=table, column=column, row_id=row_id
+        )
+        return seal(key, plain, table=table, column=column, row_id=row_id)
+
+    def rewrap_account_keys(self, *, batch_size: int, actor: str) -> int:
+        """Re-wrap one batch of account keys under the active data key."""
+        data_key = self._keyring.active_seal_key(KeyPurpose.DATA)
+        rows = self._repo.identities_not_wrapped_by(data_key.key_id, batch_size)
+        self._record_rotation_batch("keys.rewrap_account_keys", len(rows), actor)
+        for identity in rows:
+            if identity.account_key_wrapped is not None and identity.account_key_id is not None:
+                identity.account_key_wrapped = self._reseal(
+                    identity.account_key_wrapped,
+                    data_key,
+                    "network_identity",
+                    "account_key",
+                    f"{identity.person_id}/{identity.account_key_id}",
+                )
+            identity.data_key_id = data_key.key_id
+        self._repo.flush()
+        return len(rows)
+
+    def reseal_enrolments(self, *, batch_size: int, actor: str) -> int:
+        """Re-seal one batch of enrolments: phone and document under the active data key, a
+        live face template under the active face key (erased values stay erased)."""
+        data_key = self._keyring.active_seal_key(KeyPurpose.DATA)
+        face_key = self._keyring.active_seal_key(KeyPurpose.FACE)
+        rows = self._repo.enrolments_not_sealed_by(data_key.key_id, face_key.key_id, batch_size)
+        self._record_rotation_batch("keys.reseal_enrolments", len(rows), actor)
+        for row in rows:
+            if row.phone_sealed:
+                row.phone_sealed = self._reseal(
+                    row.phone_sealed, data_key, "enrolment", "phone", row.id
+                )
+            if row.document_sealed:
+                row.document_sealed = self._reseal(
+                    row.document_sealed, data_key, "enrolment", "document", row.id
+                )
+            if row.face_sealed:
+                row.face_sealed = self._reseal(
+                    row.face_sealed, face_key, "enrolment", "face", row.id
+                )
+        self._repo.flush()
+        return len(rows)
+
+    def reseal_collected_faces(self, *, batch_size: int, actor: str) -> int:
+        """Re-seal one batch of the face templates collected at enrolment (the L2/L3
+        references) under the active face key."""
+        face_key = self._keyring.active_seal_key(KeyPurpose.FACE)
+        rows = self._repo.collected_faces_not_sealed_by(face_key.key_id, batch_size)
+        self._record_rotation_batch("keys.reseal_collected_faces", len(rows), actor)
+        for face in rows:
+            face.template_sealed = self._reseal(
+                face.template_sealed, face_key, "collected_face", "template", face.person_id
+            )
+            face.face_key_id = face_key.key_id
+        self._repo.flush()
+        return len(rows)
+
+    def references_to_key(self, key_id: str) -> int:
+        """How many enrolment rows still depend on ``key_id`` (a key in use must not be
+        retired): account keys it wraps, enrolment values and face templates it seals, and
+        one-time codes MACed with it that are neither used nor expired."""
+        return self._repo.references_to_key(key_id, self._now())
+
     # == for netid.citizens =========================================================================
     def revoke_credentials(self, person_id: str, *, reason: str, actor: str) -> int:
         """Revoke every active credential of the person (status list INVALID at once);
         returns how many. ``reason`` is a short code (e.g. ``deregistered``, ``lost``)."""
-        return self._revoke_all(
+        revoked = self._revoke_all(
             person_id, reason=reason[:32], actor=actor, key=self.account_key(person_id)
         )
+        return len(revoked)
 
     def set_credential_suspended(self, person_id: str, suspended: bool) -> int:
         """Mark the person's active credentials SUSPENDED in the status list (the
@@ -1453,7 +1557,16 @@ class EnrolmentService:
 
     def open_credential_ref(self, ref: str) -> CredentialRef:
         """Open a QR token's ``ref``; anything that does not open is ``qr_forged``. The
-        caller checks ``exp`` (the reference's own end) against its clock."""
+        caller checks ``exp`` (the reference's own end) against its clock.
+
+        Data key rotation: a reference names the data key it was sealed under (AAD
+        ``qr_ref|credential|<key id>``), so after ``netid keys rotate data`` a reference sealed
+        under the old key still opens — the old key stays in the keyring (retiring) until
+        ``netid keys retire``. After retirement it no longer opens and the scan answers
+        ``qr_forged``. References are not stored, so ``references_to_key`` cannot count them:
+        that is accepted because a reference lives at most as long as its wallet session (15
+        minutes); retire a data key later than that after the rotation, and a wallet just
+        fetches new references with a new session."""
         try:
             sealed = b64url_decode(ref)
             plain = open_sealed(

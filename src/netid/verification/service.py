@@ -107,13 +107,22 @@ class _Caller:
     price_plan: str
     industry: str
     purposes: tuple[str, ...]
+    name: str
 
     @classmethod
     def of(cls, view: InstitutionView) -> _Caller:
         if view.code is None or view.sector is None or view.price_plan is None:
             # Only approval leaves these unset, and unapproved institutions get no token.
             raise InstitutionNotApproved()
-        return cls(view.id, view.code, view.sector, view.price_plan, view.industry, view.purposes)
+        return cls(
+            view.id,
+            view.code,
+            view.sector,
+            view.price_plan,
+            view.industry,
+            view.purposes,
+            view.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -364,7 +373,7 @@ class VerificationService:
                 person_id=person_id,
                 institution_id=query.institution.id,
                 institution_code=query.institution.code,
-                institution_name=None,
+                institution_name=query.institution.name,  # the person sees who asks
                 purpose=query.request.purpose,
                 claims=sorted(query.request.claims),
                 verification_id=query.record_id,
