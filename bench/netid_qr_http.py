@@ -27,7 +27,6 @@ import random
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,18 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bench.verification_http import (
     PG_URL,
     bench_institution,
+    bench_token,
     free_port,
     relaxed_monitoring_rules,
     server_rss_mib,
+    serving,
     wrk,
 )
 from netid.audit.models import AccessRecord
-from netid.client.rp import ClientFile, RelyingParty
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import SystemClock, today_in_china
@@ -228,7 +228,7 @@ class Enroller:
         complete_seconds = time.perf_counter() - t0
         assert done.status_code == 201, done.text
         credential_id = done.json()["credential_id"]
-        session = self.http.post(
+        signed_in = self.http.post(
             "/v1/wallet/sessions",
             json={
                 "credential_id": credential_id,
@@ -236,11 +236,11 @@ class Enroller:
                 "proof": self.proof(device, f"{self.base}/v1/wallet"),
             },
         )
-        assert session.status_code == 200, session.text
+        assert signed_in.status_code == 200, signed_in.text
         refs = self.http.post(
             "/v1/wallet/qr-refs",
             json={"count": 40},
-            headers={"Authorization": f"Bearer {session.json()['token']}"},
+            headers={"Authorization": f"Bearer {signed_in.json()['token']}"},
         )
         assert refs.status_code == 200, refs.text
         return {"device": device, "refs": refs.json()["refs"], "complete_s": complete_seconds}
@@ -337,36 +337,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         facts = prepare(env, args)
         setup_seconds = round(time.perf_counter() - t0, 1)
         base = env["NETID_PUBLIC_URL"]
-        log = (workdir / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "netid.cli", "serve", "--workers", str(args.workers)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    import urllib.request
-
-                    with urllib.request.urlopen(f"{base}/readyz", timeout=1):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the server did not start: see serve.log") from None
-                    time.sleep(0.2)
-            time.sleep(2)  # every worker up
-            client = facts["client"]
-            token = RelyingParty(
-                ClientFile(
-                    institution_code=client["institution_code"],
-                    client_id=client["client_id"],
-                    token_endpoint=f"{base}/oauth2/token",
-                    api_base=base,
-                    private_jwk=client["private_jwk"],
-                )
-            ).token()
+        with serving(env, workers=args.workers, log_path=workdir / "serve.log") as server:
+            token = bench_token(base, facts["client"])
             hello = wrk(
                 f"{base}/healthz", connections=args.connections, duration=args.duration, script=None
             )
@@ -391,10 +363,6 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 script=script,
             )
             rss = server_rss_mib(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
         recorded = count_records(env)
         complete = sorted(w["complete_s"] for w in facts["wallets"])
         return {

@@ -28,6 +28,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +217,50 @@ def wrk(url: str, *, connections: int, duration: int, script: Path | None) -> di
     }
 
 
+@contextmanager
+def serving(
+    env: dict[str, str], *, workers: int, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``netid serve --workers W`` on ``env``'s port for the length of the block: returns once
+    it listens and its workers are up; stopped (and waited for) afterwards."""
+    port = int(env["NETID_PORT"])
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "netid.cli", "serve", "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError(f"the server did not start: see {log_path}") from None
+                    time.sleep(0.2)
+            time.sleep(2)  # every worker up
+            yield server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def bench_token(base: str, client: dict[str, Any]) -> str:
+    """An access token for the bench institution, from the running server."""
+    return RelyingParty(
+        ClientFile(
+            institution_code=client["institution_code"],
+            client_id=client["client_id"],
+            token_endpoint=f"{base}/oauth2/token",
+            api_base=base,
+            private_jwk=client["private_jwk"],
+        )
+    ).token()
+
+
 def server_rss_mib(pid: int) -> float:
     """Resident memory of the server and its worker processes, now."""
     total = 0
@@ -238,35 +284,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env["NETID_PORT"] = str(port)
     base = f"http://127.0.0.1:{port}"
-    log = (workdir / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "netid.cli", "serve", "--workers", str(args.workers)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start: see serve.log") from None
-                time.sleep(0.2)
-        time.sleep(2)  # every worker up
-        client = facts["client"]
-        rp = RelyingParty(
-            ClientFile(
-                institution_code=client["institution_code"],
-                client_id=client["client_id"],
-                token_endpoint=f"{base}/oauth2/token",
-                api_base=base,
-                private_jwk=client["private_jwk"],
-            )
-        )
-        token = rp.token()
+    with serving(env, workers=args.workers, log_path=workdir / "serve.log") as server:
+        token = bench_token(base, facts["client"])
         script = workdir / "id2.lua"
         script.write_text(LUA % {"bodies": workdir / "bodies.jsonl", "token": token})
         records_before = count_records(env)
@@ -281,10 +300,6 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             script=script,
         )
         rss = server_rss_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
     recorded = count_records(env) - records_before
     answered_upper_bound = id2["requests"] + 50_000  # warm-up requests are also recorded
     return {

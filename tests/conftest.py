@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
 from sqlalchemy import Engine, text
 
 from netid.config import Settings
@@ -23,6 +24,8 @@ from netid.keys.master import format_master_key
 from netid.models import metadata
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The real Redis of this machine; each test that uses it gets a key prefix of its own.
+REDIS_URL = os.environ.get("NETID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = [b for b in os.environ.get("NETID_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
@@ -88,3 +91,17 @@ def container(settings: Settings, db: Backend) -> Container:
     with c.transaction() as session:
         c.keyring_service(session).initialise()
     return c
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the real Redis; its keys are deleted afterwards."""
+    prefix = f"netid-test:{secrets.token_hex(6)}:"
+    yield prefix
+    client = Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

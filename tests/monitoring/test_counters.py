@@ -19,7 +19,7 @@ from netid.monitoring.counters import (
     RedisCounterStore,
 )
 from netid.monitoring.repository import MonitoringRepository
-from tests.monitoring.conftest import REDIS_URL
+from tests.conftest import REDIS_URL
 from tests.verification.support import approved
 
 pytestmark = pytest.mark.db

@@ -4,10 +4,9 @@ the real Redis — also when 50 threads race for one nonce (SEC-16)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from redis import Redis
@@ -16,23 +15,10 @@ from netid.container import Container
 from netid.verification.errors import NonceStoreUnavailable
 from netid.verification.nonces import DatabaseNonceStore, RedisNonceStore
 from netid.verification.repository import VerificationRepository
+from tests.conftest import REDIS_URL
 
-REDIS_URL = os.environ.get("NETID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOW = dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(seconds=90)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"netid-test:{secrets.token_hex(6)}:"
-    yield prefix
-    client = Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 def spend_in_own_transaction(container: Container, nonce: bytes) -> bool:

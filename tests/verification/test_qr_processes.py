@@ -11,24 +11,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from redis import Redis
 from sqlalchemy import func, select
 
 from netid.audit.models import AccessRecord
 from netid.client.rp import ASSERTION_TYPE, client_assertion
 from netid.config import Settings
 from netid.core.clock import FixedClock
-from tests.conftest import Backend
+from tests.conftest import REDIS_URL, Backend
 from tests.enrolment.support import make_world
 from tests.verification.support import ApprovedInstitution
 from tests.verification.test_qr import Wallet
-
-REDIS_URL = os.environ.get("NETID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -48,19 +44,6 @@ def wait_healthy(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
         assert server.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.2)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"netid-test:{os.getpid()}:{time.monotonic_ns()}:"
-    yield prefix
-    client = Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 def test_fifty_redemptions_over_two_servers_one_success(
