@@ -108,6 +108,34 @@ def test_re_enrolment_keeps_the_network_id_and_revokes_the_old_credential(world:
     assert ("credential.revoke", "ok") in world.actions()
 
 
+def test_re_enrolment_keeps_the_credential_lock(world: World) -> None:
+    """A person who locked the `credential` method (status list SUSPENDED) and enrols a new
+    device gets a SUSPENDED credential: a new phone does not shed the lock."""
+    first_device = Device(world.clock)
+    first = world.enrol("adult", first_device)
+    token = world.session(first["credential_id"], first_device)
+    locked = world.http.post(
+        "/v1/me/locks/credential", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert locked.status_code == 200 and locked.json()["locked"] is True, locked.text
+    assert _status_of(world, first["credential"]) == status_lists.SUSPENDED
+    second_device = Device(world.clock)
+    second = world.enrol("adult", second_device)
+    assert _status_of(world, first["credential"]) == status_lists.INVALID
+    assert _status_of(world, second["credential"]) == status_lists.SUSPENDED
+    token = world.session(second["credential_id"], second_device)
+    me = world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["status"] == "suspended"
+    # Unlocked, the next device's credential is VALID again.
+    unlocked = world.http.delete(
+        "/v1/me/locks/credential", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert unlocked.status_code == 200 and unlocked.json()["locked"] is False, unlocked.text
+    third = world.enrol("adult", Device(world.clock))
+    assert _status_of(world, second["credential"]) == status_lists.INVALID
+    assert _status_of(world, third["credential"]) == status_lists.VALID
+
+
 def test_audit_trail_of_an_enrolment(world: World) -> None:
     world.enrol("adult", Device(world.clock))
     actions = [a for a, _ in world.actions()]

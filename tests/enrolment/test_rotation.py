@@ -173,3 +173,22 @@ def test_a_live_one_time_code_holds_its_mac_key_until_used(world: World) -> None
     assert world.otp(enrolment_id).status_code == 200  # used: no longer a reference
     assert enrolment_references(world, old_mac) == 0
     assert cli("keys", "retire", old_mac)["retired"] == old_mac
+
+
+def test_erased_accounts_give_rotation_nothing_to_do(world: World) -> None:
+    """Deregistration erases the sealed values (empty cells, no account key): rotation skips
+    them (it would otherwise pick them up forever) and they hold no key."""
+    c = world.container
+    world.enrol("adult", Device(world.clock))
+    with c.transaction() as session:
+        c.enrolment(session).unsafe_erase_account(world.person_id("adult"), actor=ACTOR)
+    old_data, old_face = active_key(world, KeyPurpose.DATA), active_key(world, KeyPurpose.FACE)
+    assert enrolment_references(world, old_data) == enrolment_references(world, old_face) == 0
+    with c.transaction() as session:
+        c.keyring_service(session).rotate(KeyPurpose.DATA)
+        c.keyring_service(session).rotate(KeyPurpose.FACE)
+    resumed = cli("keys", "resume")
+    assert resumed["account_keys_rewrapped"] == 0
+    assert resumed["enrolments_resealed"] == resumed["collected_faces_resealed"] == 0
+    assert cli("keys", "retire", old_data)["retired"] == old_data
+    assert cli("keys", "retire", old_face)["retired"] == old_face

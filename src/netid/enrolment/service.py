@@ -248,15 +248,30 @@ class EnrolmentService:
         person_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> NoReturn:
+        self._record(action, key=key, person_id=person_id, outcome=error.code, details=details)
+        raise Refusal(error)
+
+    def _record(
+        self,
+        action: str,
+        *,
+        key: SealKey | None,
+        person_id: str | None,
+        outcome: str = "ok",
+        actor: str = CITIZEN,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """One access record under ``key`` (the person's or the account's key). The subject
+        is named only when there is a key to seal its reference; without one (not enrolled,
+        deregistered) the entry is kept without a subject."""
         self._recorder.record(
-            actor=CITIZEN,
+            actor=actor,
             action=action,
-            outcome=error.code,
+            outcome=outcome,
             subject_key=key,
             subject_id=person_id if key is not None else None,
             details=details,
         )
-        raise Refusal(error)
 
     def _data_seal(self, value: bytes, table: str, column: str, row_id: str) -> bytes:
         key = self._keyring.active_seal_key(KeyPurpose.DATA)
@@ -599,12 +614,11 @@ class EnrolmentService:
         self._sms.send(
             phone, otp_message(code, int(OTP_TTL.total_seconds() // 60)), purpose="enrolment_otp"
         )
-        self._recorder.record(
+        self._record(
+            action,
+            key=person_key,
+            person_id=subject.person_id,
             actor="guardian" if guardian else CITIZEN,
-            action=action,
-            outcome="ok",
-            subject_key=person_key,
-            subject_id=subject.person_id,
             details={"supervision": supervision.value},
         )
         return EnrolmentStarted(
@@ -645,6 +659,14 @@ class EnrolmentService:
             return None
         doc = orjson.loads(self._data_open(row.document_sealed, "enrolment", "document", row.id))
         return DocumentType(doc["type"]), str(doc["number"])
+
+    def _enrolment_subject(self, row: Enrolment) -> VerificationSubject | None:
+        """The registry record of the document the enrolment's chip named, WITHOUT recording
+        the access (the caller records it); None when that document is no longer this
+        person's (or the values were erased)."""
+        document = self._enrolment_document(row)
+        subject = self._registry.unsafe_open_subject(document[1]) if document else None
+        return subject if subject is not None and subject.person_id == row.person_id else None
 
     def _enrolment_person_key(self, row: Enrolment) -> SealKey | None:
         document = self._enrolment_document(row)
@@ -708,12 +730,10 @@ class EnrolmentService:
         row.state = EnrolmentState.OTP_PENDING.value
         row.updated_at = now
         self._repo.flush()
-        self._recorder.record(
-            actor=CITIZEN,
-            action=action,
-            outcome="ok",
-            subject_key=key,
-            subject_id=row.person_id if key else None,
+        self._record(
+            action,
+            key=key,
+            person_id=row.person_id,
             details={"similarity": round(comparison.similarity, 3)},
         )
         return row.state
@@ -730,13 +750,7 @@ class EnrolmentService:
         row.state = EnrolmentState.READY.value
         row.updated_at = self._now()
         self._repo.flush()
-        self._recorder.record(
-            actor=CITIZEN,
-            action=action,
-            outcome="ok",
-            subject_key=key,
-            subject_id=row.person_id if key else None,
-        )
+        self._record(action, key=key, person_id=row.person_id)
         return row.state
 
     def resend_otp(self, *, enrolment_id: str) -> str:
@@ -755,13 +769,7 @@ class EnrolmentService:
         self._sms.send(
             phone, otp_message(code, int(OTP_TTL.total_seconds() // 60)), purpose="enrolment_otp"
         )
-        self._recorder.record(
-            actor=CITIZEN,
-            action=action,
-            outcome="ok",
-            subject_key=key,
-            subject_id=row.person_id if key else None,
-        )
+        self._record(action, key=key, person_id=row.person_id)
         return mask_phone(phone)
 
     def status(self, *, enrolment_id: str) -> dict[str, Any]:
@@ -807,26 +815,14 @@ class EnrolmentService:
                 row.expires_at = now + GUARDIAN_WAIT
                 row.updated_at = now
                 self._repo.flush()
-            self._recorder.record(
-                actor=CITIZEN,
-                action=action,
-                outcome="awaiting_guardian",
-                subject_key=key,
-                subject_id=row.person_id if key else None,
-            )
+            self._record(action, key=key, person_id=row.person_id, outcome="awaiting_guardian")
             return Completion(state=EnrolmentState.AWAITING_GUARDIAN)
-        document = self._enrolment_document(row)
-        subject = self._registry.unsafe_open_subject(document[1]) if document else None
-        if (
-            subject is None
-            or subject.person_id != row.person_id
-            or not self._still_valid(subject, today_in_china(self._clock))
-        ):
+        subject = self._enrolment_subject(row)
+        if not self._still_valid(subject, today_in_china(self._clock)):
             self._refuse(ChipStale(), action=action, key=key, person_id=row.person_id)
         assert subject is not None
-        assert document is not None
         pin_hash = hash_password(normal_pin)
-        identity, account_key = self._ensure_identity(row, subject, document)
+        identity, account_key = self._ensure_identity(row, subject)
         earlier = self._revoke_all(
             row.person_id, reason="superseded", actor=CITIZEN, key=account_key
         )
@@ -845,29 +841,26 @@ class EnrolmentService:
         row.updated_at = now
         row.face_sealed = None
         self._repo.flush()
-        self._recorder.record(
-            actor=CITIZEN,
-            action=action,
-            outcome="ok",
-            subject_key=subject.key,
-            subject_id=row.person_id,
+        self._record(
+            action,
+            key=subject.key,
+            person_id=row.person_id,
             details={"supervision": row.supervision},
         )
-        self._recorder.record(
-            actor=CITIZEN,
-            action="credential.issue",
-            outcome="ok",
-            subject_key=account_key,
-            subject_id=row.person_id,
+        self._record(
+            "credential.issue",
+            key=account_key,
+            person_id=row.person_id,
             details={"status_list": credential.status_list_id},
         )
         return Completion(state=EnrolmentState.COMPLETED, issued=issued)
 
     def _ensure_identity(
-        self, row: Enrolment, subject: VerificationSubject, document: tuple[DocumentType, str]
+        self, row: Enrolment, subject: VerificationSubject
     ) -> tuple[NetworkIdentity, SealKey]:
         """The person's network identity (one for life), with a live account key and the
-        bound phone and document of this enrolment."""
+        bound phone and document (the one the chip named, ``subject.document``) of this
+        enrolment."""
         now = self._now()
         identity = self._repo.identity(row.person_id, for_update=True)
         if identity is None:
@@ -890,7 +883,7 @@ class EnrolmentService:
             )
             identity.account_key_id = account_key.key_id
         phone = self._data_open(row.phone_sealed, "enrolment", "phone", row.id)
-        doc = orjson.dumps({"type": document[0].value, "number": document[1]})
+        doc = orjson.dumps({"type": subject.document.type.value, "number": subject.document.number})
 
         def sealed(value: bytes, column: str) -> bytes:
             return seal(
@@ -1120,12 +1113,11 @@ class EnrolmentService:
             credential.revoked_at = now
             credential.revocation_reason = reason
             revoked.append(credential)
-            self._recorder.record(
+            self._record(
+                "credential.revoke",
+                key=key,
+                person_id=person_id,
                 actor=actor,
-                action="credential.revoke",
-                outcome="ok",
-                subject_key=key,
-                subject_id=person_id if key else None,
                 details={"reason": reason},
             )
         self._repo.flush()
@@ -1274,16 +1266,14 @@ class EnrolmentService:
         wards = self._repo.ward_ids_of(guardian_person_id)
         out: list[PendingWardEnrolment] = []
         for row in self._repo.enrolments_awaiting(wards, self._now()):
-            document = self._enrolment_document(row)
-            subject = self._registry.unsafe_open_subject(document[1]) if document else None
-            if subject is None or subject.person_id != row.person_id:
+            subject = self._enrolment_subject(row)
+            if subject is None:
                 continue
-            self._recorder.record(
+            self._record(
+                "enrolment.guardian_list",
+                key=subject.key,
+                person_id=row.person_id,
                 actor="guardian",
-                action="enrolment.guardian_list",
-                outcome="ok",
-                subject_key=subject.key,
-                subject_id=row.person_id,
             )
             out.append(
                 PendingWardEnrolment(
@@ -1320,13 +1310,7 @@ class EnrolmentService:
             row.expires_at = max(row.expires_at, now + ENROLMENT_TTL)
         self._repo.flush()
         key = self._enrolment_person_key(row)
-        self._recorder.record(
-            actor=actor,
-            action=action,
-            outcome="ok",
-            subject_key=key,
-            subject_id=row.person_id if key else None,
-        )
+        self._record(action, key=key, person_id=row.person_id, actor=actor)
 
     def approve_enrolment_as_guardian(
         self, enrolment_id: str, guardian_person_id: str, *, actor: str
@@ -1452,14 +1436,7 @@ class EnrolmentService:
             ttl=SESSION_TTL_SECONDS,
             jti=session_id,
         )
-        self._recorder.record(
-            actor=CITIZEN,
-            action=action,
-            outcome="ok",
-            subject_key=key,
-            subject_id=pid if key else None,
-            details={"assurance": assurance},
-        )
+        self._record(action, key=key, person_id=pid, details={"assurance": assurance})
         return WalletSession(
             token=token,
             assurance=assurance,
@@ -1486,9 +1463,7 @@ class EnrolmentService:
         self._sms.send(
             phone, otp_message(code, int(OTP_TTL.total_seconds() // 60)), purpose="login_otp"
         )
-        self._recorder.record(
-            actor=CITIZEN, action=action, outcome="ok", subject_key=key, subject_id=pid
-        )
+        self._record(action, key=key, person_id=pid)
         return mask_phone(phone)
 
     def authenticate(self, token: str, *, wallet_keys: Mapping[str, bytes]) -> CitizenPrincipal:
@@ -1545,13 +1520,8 @@ class EnrolmentService:
             )
             for _ in range(count)
         ]
-        self._recorder.record(
-            actor=CITIZEN,
-            action="wallet.qr_refs",
-            outcome="ok",
-            subject_key=key,
-            subject_id=principal.person_id if key else None,
-            details={"count": count},
+        self._record(
+            "wallet.qr_refs", key=key, person_id=principal.person_id, details={"count": count}
         )
         return refs, dt.datetime.fromtimestamp(exp, dt.UTC)
 
@@ -1622,13 +1592,7 @@ class EnrolmentService:
         now = self._now()
         subject = self.unsafe_open_subject_of(principal.person_id)
         key = self._account_key_of(identity)
-        self._recorder.record(
-            actor=CITIZEN,
-            action="wallet.me",
-            outcome="ok",
-            subject_key=key,
-            subject_id=principal.person_id if key else None,
-        )
+        self._record("wallet.me", key=key, person_id=principal.person_id)
         band = (
             age_band(age_on(subject.birth_date, today_in_china(self._clock)))
             if subject
@@ -1665,13 +1629,8 @@ class EnrolmentService:
             self._refuse(ChipStale(), action=action, key=key, person_id=principal.person_id)
         assert subject is not None
         issued = self._sign_credential(credential, subject, identity)
-        self._recorder.record(
-            actor=CITIZEN,
-            action="credential.issue",
-            outcome="ok",
-            subject_key=key,
-            subject_id=principal.person_id if key else None,
-            details={"refresh": True},
+        self._record(
+            "credential.issue", key=key, person_id=principal.person_id, details={"refresh": True}
         )
         return issued
 
