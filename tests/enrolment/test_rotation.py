@@ -78,14 +78,20 @@ def test_rotating_data_and_face_keys_covers_enrolment_then_the_old_keys_retire(
     old_ref = qr_refs(world, world.session(cid, device), 1)[0]
     # An enrolment in progress, past its face step: phone and document under the data key, the
     # live face template under the face key (its code is still to be entered).
+    just_started = world.start("mother", Device(world.clock))  # phone and document only
+    assert just_started.status_code == 201, just_started.text
     pending_device = Device(world.clock)
-    started = world.start("stranger", pending_device)
+    started = world.start("stranger", pending_device)  # its code is the newest SMS
     assert started.status_code == 201, started.text
     pending_id = started.json()["enrolment_id"]
     assert world.face(pending_id, pending_device).status_code == 200
     old_data, old_face = active_key(world, KeyPurpose.DATA), active_key(world, KeyPurpose.FACE)
-    # data: adult's account key + 2 enrolment rows (the completed one keeps its sealed values);
-    # face: adult's collected template + the pending enrolment's live template.
+    # data: adult's account key + the two pending enrolments (a completed enrolment keeps no
+    # sealed values: the account holds its own); face: adult's collected template + the
+    # pending enrolment's live template.
+    with c.transaction(write=False) as session:
+        done = session.scalars(select(m.Enrolment).where(m.Enrolment.state == "completed")).one()
+        assert (done.phone_sealed, done.document_sealed, done.face_sealed) == (b"", b"", None)
     assert enrolment_references(world, old_data) == 3
     assert enrolment_references(world, old_face) == 2
 
@@ -112,7 +118,7 @@ def test_rotating_data_and_face_keys_covers_enrolment_then_the_old_keys_retire(
     assert open_ref(world, old_ref) == cid
     resumed = cli("keys", "resume", "--batch-size", "1")  # one row a batch: resumable
     assert resumed["account_keys_rewrapped"] == 1
-    assert resumed["enrolments_resealed"] == 2
+    assert resumed["enrolments_resealed"] == 2  # the pending ones; the completed one holds none
     assert resumed["collected_faces_resealed"] == 1
     assert cli("keys", "resume")["enrolments_resealed"] == 0  # done: nothing left
     actions = [a for a, _ in world.actions()]
@@ -124,7 +130,7 @@ def test_rotating_data_and_face_keys_covers_enrolment_then_the_old_keys_retire(
         assert identity.data_key_id == new_data
         assert identity.account_key_wrapped is not None
         assert sealed_key_id(identity.account_key_wrapped) == new_data
-        for row in session.scalars(select(m.Enrolment)).all():
+        for row in session.scalars(select(m.Enrolment).where(m.Enrolment.phone_sealed != b"")):
             assert sealed_key_id(row.phone_sealed) == new_data
             assert sealed_key_id(row.document_sealed) == new_data
             assert row.face_sealed is None or sealed_key_id(row.face_sealed) == new_face
@@ -192,3 +198,32 @@ def test_erased_accounts_give_rotation_nothing_to_do(world: World) -> None:
     assert resumed["enrolments_resealed"] == resumed["collected_faces_resealed"] == 0
     assert cli("keys", "retire", old_data)["retired"] == old_data
     assert cli("keys", "retire", old_face)["retired"] == old_face
+
+
+def test_a_live_credential_holds_its_signing_key_until_refreshed(world: World) -> None:
+    """Retiring the ed25519 key that signed a live credential would drop it from the JWKS and
+    leave the wallet with a credential nobody can verify offline: refused until the wallet
+    refreshes (re-signed under the new key)."""
+    c = world.container
+    device = Device(world.clock)
+    enrolled = world.enrol("adult", device)
+    old_signing = active_key(world, KeyPurpose.ED25519_SIGNING)
+    with c.transaction() as session:
+        c.keyring_service(session).rotate(KeyPurpose.ED25519_SIGNING)
+    c.keyring(reload=True)  # as the server sees it within KEYRING_REFRESH_SECONDS
+    assert enrolment_references(world, old_signing) == 1
+    assert isinstance(cli_error("keys", "retire", old_signing), KeyStillInUse)
+    token = world.session(enrolled["credential_id"], device)
+    refreshed = world.http.post(
+        "/v1/wallet/credential/refresh", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert refreshed.status_code in (200, 201), refreshed.text
+    credential = refreshed.json()["credential"]
+    header = json.loads(b64url_decode(credential.split(".")[0]))
+    assert header["kid"] == active_key(world, KeyPurpose.ED25519_SIGNING) != old_signing
+    assert enrolment_references(world, old_signing) == 0
+    assert cli("keys", "retire", old_signing)["retired"] == old_signing
+    c.keyring(reload=True)
+    jwks = world.http.get("/v1/credentials/jwks").json()
+    assert old_signing not in {k["kid"] for k in jwks["keys"]}
+    assert header["kid"] in {k["kid"] for k in jwks["keys"]}

@@ -141,6 +141,9 @@ class Credential(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # The ed25519_signing key that signed the SD-JWT now held by the wallet: while the
+    # credential lives, retiring that key would make it unverifiable offline (JWKS drops it).
+    signing_key_id: Mapped[str | None] = mapped_column(String(8), index=True)
 
 
 class OneTimeCode(Base):

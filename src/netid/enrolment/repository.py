@@ -249,7 +249,8 @@ class EnrolmentRepository:
 
     def references_to_key(self, key_id: str, now: dt.datetime) -> int:
         """Rows that still need ``key_id``: account keys it wraps, enrolment values and face
-        templates it seals, and one-time codes MACed with it that could still be used."""
+        templates it seals, one-time codes MACed with it that could still be used, and live
+        credentials it signed."""
         conditions = (
             NetworkIdentity.data_key_id == key_id,
             or_(
@@ -262,6 +263,11 @@ class EnrolmentRepository:
                 OneTimeCode.mac_key_id == key_id,
                 OneTimeCode.used_at.is_(None),
                 OneTimeCode.expires_at >= now,
+            ),
+            and_(
+                Credential.signing_key_id == key_id,
+                Credential.status == "active",
+                Credential.expires_at > now,
             ),
         )
         return sum(

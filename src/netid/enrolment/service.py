@@ -839,7 +839,12 @@ class EnrolmentService:
         row.credential_id = credential.id
         row.completed_at = now
         row.updated_at = now
+        # Done: what the enrolment held to get here (the phone it texted, the chip's document,
+        # the live face) is not kept beyond it (PIPL art. 19, shortest retention). The
+        # account keeps its own copies under the account key.
         row.face_sealed = None
+        row.phone_sealed = b""
+        row.document_sealed = b""
         self._repo.flush()
         self._record(
             action,
@@ -1094,6 +1099,7 @@ class EnrolmentService:
         )
         credential.issued_at = now
         credential.expires_at = exp
+        credential.signing_key_id = key.key_id
         self._repo.flush()
         return IssuedCredential(
             network_id=format_network_id(identity.net_id),
@@ -1211,8 +1217,9 @@ class EnrolmentService:
 
     def references_to_key(self, key_id: str) -> int:
         """How many enrolment rows still depend on ``key_id`` (a key in use must not be
-        retired): account keys it wraps, enrolment values and face templates it seals, and
-        one-time codes MACed with it that are neither used nor expired."""
+        retired): account keys it wraps, enrolment values and face templates it seals,
+        one-time codes MACed with it that are neither used nor expired, and live credentials
+        it signed (a wallet refreshes its credential to move it to the new key)."""
         return self._repo.references_to_key(key_id, self._now())
 
     # == for netid.citizens =========================================================================

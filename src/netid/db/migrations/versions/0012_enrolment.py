@@ -111,6 +111,7 @@ def _upgrade_enrolment() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revocation_reason", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("signing_key_id", sa.String(length=8), nullable=True),
         _person_fk("credential"),
         sa.ForeignKeyConstraint(
             ["status_list_id"],
@@ -123,6 +124,7 @@ def _upgrade_enrolment() -> None:
     )
     op.create_index(op.f("ix_credential_person_id"), "credential", ["person_id"])
     op.create_index(op.f("ix_credential_device_thumbprint"), "credential", ["device_thumbprint"])
+    op.create_index(op.f("ix_credential_signing_key_id"), "credential", ["signing_key_id"])
     op.create_table(
         "one_time_code",
         sa.Column("id", sa.String(length=32), nullable=False),
