@@ -96,10 +96,9 @@ def sign_compact(
 
     ``header`` gives the other members (``typ``, ``kid``…); an ``alg`` in it must match the key.
     """
-    alg = algorithm_of(key)
-    if alg == "EdDSA":
-        alg = ED25519_JWS_ALG
-    if "alg" in header and header["alg"] not in (alg, algorithm_of(key)):
+    key_alg = algorithm_of(key)
+    alg: str = ED25519_JWS_ALG if key_alg == "EdDSA" else key_alg
+    if "alg" in header and header["alg"] not in (alg, key_alg):
         raise ValueError("the header alg does not match the key")
     full_header = {"alg": alg, **{k: v for k, v in header.items() if k != "alg"}}
     signing_input = f"{b64url_encode(dumps(full_header))}.{b64url_encode(dumps(payload))}"
