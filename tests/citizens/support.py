@@ -6,10 +6,15 @@ enrolment service and HTTP."""
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import random
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from netid.citizens.repository import CitizenRepository
@@ -130,3 +135,45 @@ def stub_accounts(family: Family) -> StubAccounts:
         accounts.enrol(person_id)
     accounts.guardians[family.child] = [family.mother]
     return accounts
+
+
+class Worker(threading.Thread):
+    """One unit of work in a thread of its own, on PostgreSQL: it reports its backend pid
+    first, so the test can wait until it is blocked on a row lock held by the test's open
+    transaction (no sleeps: the race is made to happen, not hoped for)."""
+
+    def __init__(
+        self,
+        container: Container,
+        accounts: StubAccounts,
+        work: Callable[[CitizenService], object],
+    ) -> None:
+        super().__init__(daemon=True)
+        self._container, self._accounts, self._work = container, accounts, work
+        self._pid: queue.Queue[int] = queue.Queue()
+        self.result: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self._container.transaction() as session:
+                self._pid.put(int(session.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+                self.result = self._work(citizen_service(self._container, session, self._accounts))
+        except BaseException as exc:  # the test reads it
+            self.error = exc
+
+    def wait_until_blocked(self, engine: Engine, timeout: float = 30.0) -> None:
+        pid = self._pid.get(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                blockers = conn.execute(
+                    text("SELECT cardinality(pg_blocking_pids(:pid))"), {"pid": pid}
+                ).scalar_one()
+                if blockers:
+                    return
+                if not self.is_alive():
+                    raise AssertionError(f"the worker finished without waiting: {self.error!r}")
+                conn.rollback()
+                time.sleep(0.01)
+        raise AssertionError("the worker never waited for the lock")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from netid.audit.service import tree_hasher
+from netid.citizens.models import CitizenRequest, MethodLock
 from netid.config import Settings
 from netid.credentials import sdjwt
 from netid.credentials import status_list as status_lists
@@ -198,6 +199,28 @@ def test_consent_request_approved_listed_as_receipt_and_revoked(
     refused(me.post(f"/v1/me/requests/{'0' * 32}/deny"), 404, "request_not_found")
 
 
+def test_another_persons_ids_are_not_found(world: World, bank: InstitutionView) -> None:
+    me, other = Wallet(world, "adult"), Wallet(world, "stranger")
+    theirs = open_consent(world, other.person_id, bank, ["name"])
+    granted = ok(other.post(f"/v1/me/requests/{theirs}/approve"))["consent_id"]
+    asked = open_consent(world, other.person_id, bank, ["document_number"])
+    # Their request and their consent, by id, from my session: as if they did not exist.
+    refused(me.post(f"/v1/me/requests/{asked}/approve"), 404, "request_not_found")
+    refused(me.post(f"/v1/me/requests/{asked}/deny"), 404, "request_not_found")
+    refused(me.delete(f"/v1/me/consents/{granted}"), 404, "consent_not_found")
+    assert ok(me.get("/v1/me/requests"))["requests"] == []
+    assert ok(me.get("/v1/me/consents"))["consents"] == []
+    with world.container.transaction() as session:
+        world.container.audit(session).cut_checkpoint()
+    mine = ok(me.get("/v1/me/history?limit=500"))["entries"]
+    assert theirs not in str(mine) and asked not in str(mine) and granted not in str(mine)
+    # Theirs are untouched: the request still waits, the consent still holds.
+    [waiting] = ok(other.get("/v1/me/requests"))["requests"]
+    assert waiting["id"] == asked
+    [consent] = ok(other.get("/v1/me/consents"))["consents"]
+    assert (consent["id"], consent["state"]) == (granted, "live")
+
+
 def test_history_with_inclusion_proofs_against_the_signed_checkpoint(world: World) -> None:
     me = Wallet(world, "adult")
     ok(me.post("/v1/me/locks/qr"))
@@ -313,14 +336,16 @@ def test_deregistration_erases_the_account_and_ends_the_session(
         ).all()
         assert credentials
         assert all(cr.status == "revoked" and cr.pin_hash is None for cr in credentials)
-        assert not c.consents(session).granted_claims(me.person_id, bank.id, "account_opening")
+        assert c.consents(session).of_person(me.person_id) == []  # deleted, not only revoked
         assert c.enrolment(session).account_key(me.person_id) is None
-        from netid.citizens.models import CitizenRequest
-
-        row = session.scalars(
-            select(CitizenRequest).where(CitizenRequest.group_id == pending)
-        ).one()
-        assert row.state == "expired"
+        assert (
+            session.scalars(
+                select(CitizenRequest).where(CitizenRequest.person_id == me.person_id)
+            ).all()
+            == []
+        )
+        assert session.get(MethodLock, (me.person_id, "qr")) is None
+        assert pending
         # The other person's account is untouched.
         assert c.enrolment(session).account_key(other.person_id) is not None
     assert credential_status(world, me.issued["credential"]) == status_lists.INVALID

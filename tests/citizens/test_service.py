@@ -25,7 +25,8 @@ from netid.citizens.errors import (
     TemporaryUnlockUnsupported,
     UnlockMinutesInvalid,
 )
-from netid.citizens.models import CitizenRequest
+from netid.citizens.models import CitizenRequest, MethodLock
+from netid.citizens.schemas import Citizen
 from netid.citizens.service import CitizenService
 from netid.config import Settings
 from netid.consent.errors import ConsentNotFound
@@ -34,7 +35,14 @@ from netid.core.clock import CHINA_TZ, FixedClock
 from netid.crypto.merkle import verify_inclusion
 from netid.enrolment.schemas import PendingWardEnrolment
 from netid.institutions.schemas import InstitutionView
-from tests.citizens.support import Family, StubAccounts, citizen_service, load_family, stub_accounts
+from tests.citizens.support import (
+    Family,
+    StubAccounts,
+    Worker,
+    citizen_service,
+    load_family,
+    stub_accounts,
+)
 from tests.conftest import Backend
 from tests.verification.support import approved
 
@@ -162,11 +170,13 @@ def test_temporary_unlock_ends_by_itself_at_the_minute(
     assert listed["document"].unlocked_until is None
 
 
-def test_lock_inputs_are_checked(run: Run, family: Family) -> None:
+def test_lock_inputs_are_checked(
+    run: Run, timed: Container, family: Family, accounts: StubAccounts
+) -> None:
     me = family.citizen("adult")
     for minutes in (0, 1441, -3):
-        with pytest.raises(UnlockMinutesInvalid):
-            run(lambda s, m=minutes: s.unlock(me, "qr", minutes=m))
+        with pytest.raises(UnlockMinutesInvalid), timed.transaction() as session:
+            citizen_service(timed, session, accounts).unlock(me, "qr", minutes=minutes)
     with pytest.raises(TemporaryUnlockUnsupported):
         run(lambda s: s.unlock(me, "credential", minutes=10))
     with pytest.raises(MethodUnknown):
@@ -262,6 +272,10 @@ def test_revocation_acts_on_the_next_request_and_receipts_say_so(
     consent_id = run(lambda s: s.approve(me, request_id))["consent_id"]
     [listed] = run(lambda s: s.consent_receipts(me))
     assert listed["state"] == "live"
+    # The record's time and expiry, machine-readable (KI-CR v1.1 only has termination text).
+    assert listed["granted_at"] == START.isoformat()
+    assert listed["expires_at"] == (START + dt.timedelta(days=30)).isoformat()
+    assert listed["revoked_at"] is None
     receipt = listed["receipt"]
     assert receipt["version"] == "KI-CR-v1.1.0"
     assert receipt["jurisdiction"] == "CN"
@@ -280,6 +294,7 @@ def test_revocation_acts_on_the_next_request_and_receipts_say_so(
 
     revoked = run(lambda s: s.revoke_consent(me, consent_id))
     assert revoked["state"] == "revoked"
+    assert revoked["revoked_at"] == START.isoformat()
     with timed.transaction(write=False) as session:
         assert not timed.consents(session).granted_claims(me.person_id, bank.id, "account_opening")
     with pytest.raises(ConsentNotFound):
@@ -314,6 +329,20 @@ def test_a_childs_consent_goes_to_the_guardian(
         assert view is not None
     [record] = [e for e in entries(timed) if e["action"] == "citizen.request.approve"]
     assert record["details"]["by"] == "guardian"
+
+
+def test_a_guardians_reading_of_ward_requests_is_in_the_wards_history(
+    run: Run, family: Family, bank: InstitutionView
+) -> None:
+    request_id = open_consent(run, family.child, bank)
+    run(lambda s: s.pending_requests(family.citizen("mother")))
+    mine = run(lambda s: s.history(family.citizen("child")))["entries"]
+    [read] = [e["entry"] for e in mine if e["entry"]["action"] == "citizen.requests.read"]
+    assert read["actor"] == family.citizen("mother").actor
+    assert read["details"] == {"by": "guardian", "request_ids": [request_id]}
+    # The adult, a stranger to the child, sees none of it.
+    theirs = run(lambda s: s.history(family.citizen("adult")))["entries"]
+    assert request_id not in str(theirs)
 
 
 def test_guardian_use_approval_allows_one_use_within_ten_minutes(
@@ -539,6 +568,7 @@ def test_deregistration_needs_my_network_id_and_ends_everything(
     first = open_consent(run, me.person_id, bank)
     consent_id = run(lambda s: s.approve(me, first))["consent_id"]
     pending = open_consent(run, me.person_id, bank, ["name"])
+    others = open_consent(run, family.mother, bank, ["name"])
     run(lambda s: s.lock(me, "qr"))
     run(lambda s: s.lock(me, "document"))
     other = accounts.network_id_of(family.mother)
@@ -548,24 +578,163 @@ def test_deregistration_needs_my_network_id_and_ends_everything(
     assert accounts.keys.get(me.person_id) is not None
 
     answer = run(lambda s: s.deregister(me, network_id.replace("-", "").lower()))
-    assert answer["consents_revoked"] == 1
-    assert answer["requests_expired"] == 1
+    assert answer["consents_deleted"] == 1
+    assert answer["requests_deleted"] == 2  # the decided one and the pending one
     assert ("revoke", (me.person_id, "deregistered")) in accounts.calls
     assert ("erase", me.person_id) in accounts.calls
     with timed.transaction(write=False) as session:
-        view = timed.consents(session).get(consent_id)
-        assert view is not None
-        assert view.revoked_at is not None
-        row = session.scalars(
-            select(CitizenRequest).where(CitizenRequest.group_id == pending)
-        ).one()
-        assert row.state == "expired"
-        assert row.pending_key is None
+        # Issue 5 §10: the consents the platform collected are deleted, not kept as revoked.
+        assert timed.consents(session).get(consent_id) is None
+        assert timed.consents(session).of_person(me.person_id) == []
+        assert (
+            session.scalars(
+                select(CitizenRequest).where(CitizenRequest.person_id == me.person_id)
+            ).all()
+            == []
+        )
+        assert session.get(MethodLock, (me.person_id, "qr")) is None
+        # Someone else's consent request is untouched.
+        assert (
+            session.scalars(select(CitizenRequest).where(CitizenRequest.group_id == others))
+            .one()
+            .state
+            == "pending"
+        )
+    assert pending != first
     assert not run(lambda s: s.is_locked(me.person_id, "qr"))
     assert run(lambda s: s.is_locked(me.person_id, "document"))  # protects the identity
     [record] = [e for e in entries(timed) if e["action"] == "citizen.deregister"]
-    assert record["details"] == {"consents_revoked": 1, "requests_expired": 1}
+    assert record["details"] == {"consents_deleted": 1, "requests_deleted": 2}
+    [deleted] = [e for e in entries(timed) if e["action"] == "consent.delete_all"]
+    assert deleted["details"] == {"consent_ids": [consent_id]}
     with timed.transaction() as session:
         timed.audit(session).cut_checkpoint()
     with timed.transaction(write=False) as session:
         assert timed.audit(session).verify().findings == []
+
+
+class FailingErase(StubAccounts):
+    def unsafe_erase_account(self, person_id: str, *, actor: str) -> None:
+        raise RuntimeError("the enrolment side failed")
+
+
+def test_a_deregistration_that_fails_half_way_changes_nothing(
+    timed: Container, run: Run, family: Family, bank: InstitutionView, accounts: StubAccounts
+) -> None:
+    me = family.citizen("adult")
+    first = open_consent(run, me.person_id, bank)
+    consent_id = run(lambda s: s.approve(me, first))["consent_id"]
+    pending = open_consent(run, me.person_id, bank, ["name"])
+    run(lambda s: s.lock(me, "qr"))
+    before = len(entries(timed))
+    failing = FailingErase(net_ids=accounts.net_ids, keys=accounts.keys)
+    network_id = accounts.network_id_of(me.person_id) or ""
+    with pytest.raises(RuntimeError), timed.transaction() as session:
+        citizen_service(timed, session, failing).deregister(me, network_id)
+    with timed.transaction(write=False) as session:
+        view = timed.consents(session).get(consent_id)
+        assert view is not None and view.revoked_at is None
+        row = session.scalars(
+            select(CitizenRequest).where(CitizenRequest.group_id == pending)
+        ).one()
+        assert row.state == "pending"
+    assert run(lambda s: s.is_locked(me.person_id, "qr"))
+    assert len(entries(timed)) == before  # nothing recorded either: no entry, no action
+
+
+def test_revoking_a_consent_without_a_registry_record_is_consent_not_found(run: Run) -> None:
+    ghost = Citizen(person_id="0" * 32, credential_id="c" * 32)
+    with pytest.raises(ConsentNotFound):
+        run(lambda s: s.revoke_consent(ghost, "1" * 32))
+
+
+# -- races on PostgreSQL (SQLite has one writer at a time: BEGIN IMMEDIATE) ----------------------
+def _postgresql_only(db: Backend) -> None:
+    if db.name != "postgresql":
+        pytest.skip("row-lock races: SQLite serialises writers")
+
+
+def test_two_locks_at_once_do_not_collide(
+    timed: Container, db: Backend, family: Family, accounts: StubAccounts, run: Run
+) -> None:
+    _postgresql_only(db)
+    me = family.citizen("adult")
+    other = Worker(timed, accounts, lambda s: s.lock(me, "qr"))
+    with timed.transaction() as session:
+        citizen_service(timed, session, accounts).lock(me, "qr")  # inserts, not committed
+        other.start()
+        other.wait_until_blocked(db.engine)  # its insert waits on the same primary key
+    other.join()
+    assert other.error is None, other.error  # not a duplicate-key error (a 500)
+    assert run(lambda s: s.is_locked(me.person_id, "qr"))
+
+
+def test_an_approval_during_deregistration_leaves_no_consent(
+    timed: Container, db: Backend, family: Family, accounts: StubAccounts, bank: InstitutionView
+) -> None:
+    _postgresql_only(db)
+    me = family.citizen("adult")
+    run = _runner(timed, accounts)
+    request_id = open_consent(run, me.person_id, bank)
+    network_id = accounts.network_id_of(me.person_id) or ""
+    leaving = Worker(timed, accounts, lambda s: s.deregister(me, network_id))
+    with timed.transaction() as session:
+        citizen_service(timed, session, accounts).approve(me, request_id)  # holds the request
+        leaving.start()
+        leaving.wait_until_blocked(db.engine)
+    leaving.join()
+    assert leaving.error is None, leaving.error
+    with timed.transaction(write=False) as session:
+        assert timed.consents(session).of_person(me.person_id) == []
+        assert not timed.consents(session).granted_claims(me.person_id, bank.id, "account_opening")
+
+
+def test_a_decision_waiting_on_a_deregistration_finds_no_request(
+    timed: Container, db: Backend, family: Family, accounts: StubAccounts, bank: InstitutionView
+) -> None:
+    _postgresql_only(db)
+    me = family.citizen("adult")
+    run = _runner(timed, accounts)
+    request_id = open_consent(run, me.person_id, bank)
+    network_id = accounts.network_id_of(me.person_id) or ""
+    deciding = Worker(timed, accounts, lambda s: s.approve(me, request_id))
+    with timed.transaction() as session:
+        citizen_service(timed, session, accounts).deregister(me, network_id)
+        deciding.start()
+        deciding.wait_until_blocked(db.engine)
+    deciding.join()
+    assert isinstance(deciding.error, RequestNotFound), deciding.error
+    with timed.transaction(write=False) as session:
+        assert timed.consents(session).of_person(me.person_id) == []
+
+
+def _runner(timed: Container, accounts: StubAccounts) -> Run:
+    def go(work: Callable[[CitizenService], Any]) -> Any:
+        with timed.transaction() as session:
+            return work(citizen_service(timed, session, accounts))
+
+    return go
+
+
+def test_a_guardian_approval_racing_on_postgresql_is_taken_once(
+    timed: Container, db: Backend, family: Family, accounts: StubAccounts, bank: InstitutionView
+) -> None:
+    # The threaded test above may or may not interleave; this one makes the second taker wait
+    # on the row the first has just updated, then re-check its WHERE after the commit.
+    _postgresql_only(db)
+    run = _runner(timed, accounts)
+    request_id = open_use(run, family.child, bank)
+    run(lambda s: s.approve(family.citizen("mother"), request_id))
+    second = Worker(
+        timed,
+        accounts,
+        lambda s: s.take_guardian_use_approval(family.child, bank.id, "account_opening"),
+    )
+    with timed.transaction() as session:
+        service = citizen_service(timed, session, accounts)
+        assert service.take_guardian_use_approval(family.child, bank.id, "account_opening")
+        second.start()
+        second.wait_until_blocked(db.engine)
+    second.join()
+    assert second.error is None, second.error
+    assert second.result is False

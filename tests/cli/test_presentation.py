@@ -139,3 +139,12 @@ def test_needs_jwks_or_server(files: dict[str, Path]) -> None:
     )
     assert result.exit_code == 2
     assert "--server" in result.output
+
+
+@pytest.mark.parametrize("nonce", ["", "  "])
+def test_an_empty_nonce_is_a_usage_error_not_a_traceback(
+    files: dict[str, Path], nonce: str
+) -> None:
+    result = CliRunner().invoke(app, _args(files, nonce=nonce))
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--nonce" in result.output

@@ -236,9 +236,11 @@ def test_a_citizen_from_enrolment_to_deregistration(platform: Platform, tmp_path
     assert started["supervision"] == "none"
     assert "enrolment_id" not in started  # the step secret stays in the wallet directory
     wallet(me, "enrol", "face", "--photo", str(platform.live_photo))
-    wrong = wallet_fails(me, "enrol", "otp", "000000")
+    wrong = wallet_fails(me, "enrol", "otp", "--code-stdin", input="000000\n")
     assert wrong["code"] == "otp_invalid" and wrong["details"]["tries_left"] == 4
-    otp = wallet(me, "enrol", "otp", platform.latest_code("enrolment_otp"))
+    otp = wallet(
+        me, "enrol", "otp", "--code-stdin", input=platform.latest_code("enrolment_otp") + "\n"
+    )
     assert otp["state"] == "ready"
     assert wallet_fails(me, "enrol", "finish", "--pin-stdin", input="123456\n")["code"] == (
         "pin_too_weak"
@@ -263,11 +265,18 @@ def test_a_citizen_from_enrolment_to_deregistration(platform: Platform, tmp_path
     assert wallet(me, *face_login, input=PIN + "\n")["assurance"] == "L2"
     wallet(me, "otp")
     code = platform.latest_code("login_otp")
-    l3 = wallet(me, *face_login, "--otp-code", code, input=PIN + "\n")
+    l3 = wallet(me, *face_login, "--otp-sent", input=PIN + "\n" + code + "\n")
     assert l3["assurance"] == "L3"
     status = wallet(me, "status")
     assert status["assurance"] == "L3" and status["age_band"] == "adult"
     assert status["credential_status"] == "active"
+
+    # -- refresh: a new credential for this device, kept once it verifies -----------------
+    renewed = wallet(me, "refresh")
+    assert renewed["expires_at"]
+    fresh = (me / state.CREDENTIAL_FILE).read_text().strip()
+    assert fresh != credential and wallet(me, "status")["status_list"] == "valid"
+    credential = fresh
 
     # -- the dynamic QR code, scanned by an institution -----------------------------------
     bank = RelyingParty(ClientFile.load(platform.bank))
@@ -410,7 +419,13 @@ def enrol(platform: Platform, directory: Path, chip: Path, *extra: str) -> dict[
     """chip, face, SMS code; then ``enrol finish`` (its answer is returned)."""
     wallet(directory, "enrol", "start", "--chip", str(chip), *extra)
     wallet(directory, "enrol", "face", "--photo", str(platform.live_photo))
-    wallet(directory, "enrol", "otp", platform.latest_code("enrolment_otp"))
+    wallet(
+        directory,
+        "enrol",
+        "otp",
+        "--code-stdin",
+        input=platform.latest_code("enrolment_otp") + "\n",
+    )
     answer: dict[str, Any] = wallet(directory, "enrol", "finish", "--pin-stdin", input=PIN + "\n")
     return answer
 
@@ -435,7 +450,7 @@ def test_minors_need_their_guardian(platform: Platform, tmp_path: Path) -> None:
     started = wallet(teen, "enrol", "start", "--chip", str(platform.chips["teen"]))
     assert started["supervision"] == "guardian_approves"
     wallet(teen, "enrol", "face", "--photo", str(platform.live_photo))
-    wallet(teen, "enrol", "otp", platform.latest_code("enrolment_otp"))
+    wallet(teen, "enrol", "otp", "--code-stdin", input=platform.latest_code("enrolment_otp") + "\n")
     waiting = wallet(teen, "enrol", "finish", "--pin-stdin", input=PIN + "\n")
     assert waiting == {"state": "awaiting_guardian"}
     assert wallet(teen, "enrol", "status")["state"] == "awaiting_guardian"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from netid.credentials.errors import (
     KeyBindingStale,
     NonceMismatch,
     StatusListInvalid,
+    StatusListStale,
     StatusListUnavailable,
 )
 from netid.crypto import jose_keys
@@ -164,6 +164,8 @@ def test_jwks_parsing() -> None:
         {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "short"}]},
         {"keys": [jose_keys.public_jwk(ed, "a"), jose_keys.public_jwk(es, "a")]},  # same kid
         {"keys": [jose_keys.public_jwk(ed, "a") | {"d": "secret"}]},
+        {"keys": [jose_keys.public_jwk(ed, "a") | {"alg": ["EdDSA"]}]},  # not a string
+        {"keys": [jose_keys.public_jwk(ed, "a") | {"use": 5}]},
     ):
         with pytest.raises(JwksInvalid):
             presentation.keys_from_jwks(bad)
@@ -211,14 +213,8 @@ def server() -> Iterator[str]:
         "/v1/status-lists/0f3c": ("application/statuslist+jwt", _status_token().encode()),
         "/big": ("application/json", b"{" + b" " * (presentation.MAX_JWKS_BYTES + 1) + b"}"),
     }
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with s.serving(_Handler) as base:
+        yield base
 
 
 def test_fetch_over_http(server: str) -> None:
@@ -239,3 +235,50 @@ def test_http_status_list_source_is_pinned_to_the_server(server: str) -> None:
     assert pinned(server + "/v1/status-lists/0f3c") == _status_token()
     with pytest.raises(StatusListUnavailable):
         pinned("https://elsewhere.example/v1/status-lists/0f3c")
+
+
+def test_http_status_list_source_pin_is_not_a_string_prefix(server: str) -> None:
+    # "http://127.0.0.1:PORT" is a string prefix of "http://127.0.0.1:PORT0/..." and of
+    # "http://127.0.0.1:PORT@elsewhere/...": neither is on the pinned server.
+    pinned = presentation.http_status_list_source(allowed_prefix=server)
+    assert pinned(server + "/v1/status-lists/0f3c") == _status_token()
+    for elsewhere in (
+        server + "0/v1/status-lists/0f3c",
+        server + "@elsewhere.example/v1/status-lists/0f3c",
+        server.replace("http://", "https://") + "/v1/status-lists/0f3c",
+    ):
+        with pytest.raises(StatusListUnavailable):
+            pinned(elsewhere)
+
+
+def test_a_stale_status_list_fails_closed() -> None:
+    # The token was fetched at NOW with ttl 300 and is still before its exp (a day): a copy
+    # kept past its ttl (a file, a cache) no longer shows a lock or a revocation since.
+    text = s.present(s.issue(), ["age_over_18"], issued_at=NOW + 320)
+    _verify(text, now=NOW + 300 + 29)
+    with pytest.raises(StatusListStale):
+        _verify(text, now=NOW + 300 + 30)
+
+
+def test_a_status_list_that_cannot_be_fetched_fails_closed() -> None:
+    def unreachable(uri: str) -> str:
+        raise StatusListUnavailable()
+
+    with pytest.raises(StatusListUnavailable):
+        _verify(_presentation(), unreachable)
+
+
+def test_an_expired_status_list_fails_closed() -> None:
+    token = status_list.sign_token(
+        ISSUER_KEY,
+        ISSUER_KID,
+        uri=STATUS_URI,
+        iat=NOW,
+        exp=NOW + 60,
+        ttl=300,
+        lst=status_list.encode([0] * 8192, 2),
+        bits=2,
+    )
+    _verify(_presentation(), token, now=NOW + 61)
+    with pytest.raises(StatusListInvalid):
+        _verify(_presentation(), token, now=NOW + 90)

@@ -76,3 +76,25 @@ def test_mutated_qr(position: int, char: str) -> None:
 @given(st.text(alphabet="ABCDEFabcdef0123456789-_", max_size=64), st.sampled_from([1, 2, 4, 8]))
 def test_arbitrary_status_lists(lst: str, bits: int) -> None:
     _refused_cleanly(lambda: status_list.decode(lst, bits))
+
+
+def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
+    # 600 levels parse as JSON but would exhaust the resolver's stack: a 400, not a 500.
+    from netid.credentials.errors import CredentialMalformed
+
+    nested: object = 0
+    for _ in range(600):
+        nested = [nested]
+    credential = s.craft(s.plain_payload(deep=nested), [])
+    for call in (
+        lambda: s.verify(credential, require_key_binding=False, audience=None, nonce=None),
+        lambda: sdjwt.claims_of(credential),
+    ):
+        try:
+            call()
+        except CredentialMalformed:
+            continue
+        raise AssertionError("a 600-deep credential was accepted")
+    # Our own shape (a claim two levels deep) is far inside the cap.
+    shallow = s.craft(s.plain_payload(address={"locality": {"city": "北京"}}), [])
+    assert sdjwt.claims_of(shallow)["address"] == {"locality": {"city": "北京"}}

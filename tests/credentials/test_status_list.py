@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from netid.credentials import jws, status_list
-from netid.credentials.errors import StatusListInvalid, StatusListMalformed
+from netid.credentials.errors import StatusListInvalid, StatusListMalformed, StatusListStale
 from netid.crypto import jose_keys
 from netid.crypto.jose_keys import b64url_encode
 
@@ -146,11 +146,33 @@ def test_token_for_another_list_is_refused() -> None:
 
 def test_token_expired_or_from_the_future() -> None:
     keys = {"k1": KEY.public_key()}
+    long_lived = _token(ttl=7200)  # exp (3600) comes before the ttl runs out
     with pytest.raises(StatusListInvalid):
-        status_list.verify_token(_token(), keys=keys, uri=URI, now=NOW + 3600 + 30)
-    status_list.verify_token(_token(), keys=keys, uri=URI, now=NOW + 3600 + 29)
+        status_list.verify_token(long_lived, keys=keys, uri=URI, now=NOW + 3600 + 30)
+    status_list.verify_token(long_lived, keys=keys, uri=URI, now=NOW + 3600 + 29)
     with pytest.raises(StatusListInvalid):
         status_list.verify_token(_token(), keys=keys, uri=URI, now=NOW - 31)
+
+
+def test_token_older_than_its_ttl_is_stale() -> None:
+    # The platform's tokens live a day but say ttl 300: a copy kept past 300 s (a file, a
+    # cache) would still show a credential as valid after its owner locked it.
+    keys = {"k1": KEY.public_key()}
+    status_list.verify_token(_token(), keys=keys, uri=URI, now=NOW + 300 + 29)
+    with pytest.raises(StatusListStale) as caught:
+        status_list.verify_token(_token(), keys=keys, uri=URI, now=NOW + 300 + 30)
+    assert caught.value.code == "status_list_stale"
+    assert isinstance(caught.value, StatusListInvalid)
+
+
+def test_token_without_expiry_is_refused() -> None:
+    token = jws.sign_compact(
+        KEY,
+        header={"typ": "statuslist+jwt", "kid": "k1"},
+        payload={"sub": URI, "iat": NOW, "status_list": {"bits": 1, "lst": "eNrbuRgAAhcBXQ"}},
+    )
+    with pytest.raises(StatusListInvalid):
+        status_list.verify_token(token, keys={"k1": KEY.public_key()}, uri=URI, now=NOW)
 
 
 def test_token_signed_by_an_unknown_key() -> None:

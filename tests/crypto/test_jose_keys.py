@@ -205,6 +205,8 @@ def test_public_key_from_jwk_accepts_both_ed25519_alg_names() -> None:
         _ed_jwk(crv="Ed448"),
         _ed_jwk(crv="X25519"),
         _ed_jwk(alg="ES256"),
+        _ed_jwk(alg=["EdDSA"]),  # unhashable: refused, not a TypeError
+        _es_jwk(alg=["ES256"]),
         _ed_jwk(use="enc"),
         _ed_jwk(x=None),
         _ed_jwk(x=42),

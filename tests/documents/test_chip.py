@@ -385,3 +385,13 @@ def test_trust_file_round_trip_and_refusals() -> None:
     ):
         with pytest.raises(ValueError):
             parse_trust_file(text)
+
+
+def test_signed_at_in_non_ascii_digits_is_malformed_even_when_signed() -> None:
+    """``strptime`` reads full-width digits as digits; the format is ASCII only (one text per
+    instant), so even an authentic signature does not make such a stamp acceptable."""
+    doc = signed()
+    doc["signed_at"] = "２０２６-12-02T08:00:00Z"
+    with pytest.raises(ChipMalformed) as caught:
+        read_chip(resign(doc), trusted=TRUSTED, now=AT)
+    assert caught.value.details == {"rule": "signed_at"}

@@ -107,3 +107,35 @@ def test_a_guardian_can_deny(world: World) -> None:
         service.deny_enrolment_as_guardian(request_id, mother_id, actor="citizen")
     refused(world.complete(enrolment_id, device), 403, "enrolment_denied")
     assert world.count(m.Credential) == 1  # the mother's only
+
+
+def test_a_wait_for_a_guardian_ends_by_itself_on_the_18th_birthday(world: World) -> None:
+    """17 at the start (guardian_approves), 18 the next day: completing again needs no
+    guardian any more (the age is read from the registry at each step, China time)."""
+    import random
+
+    from netid.registry.schemas import parse_record
+    from tests.faces.photos import photo
+    from tests.registry.factories import TODAY, person_record
+
+    link = [{"document_number": world.number("mother"), "relation": "mother"}]
+    birth = TODAY.replace(year=TODAY.year - 18) + dt.timedelta(days=1)
+    record = person_record(random.Random(18), name="李大龙", birth=birth, guardians=link)
+    with world.container.registry_unit() as registry:
+        assert registry.import_batch([(1, parse_record(record, today=TODAY))], actor=ACTOR).imported
+    world.records["almost_adult"] = record
+    matcher = world.container.face_matcher()
+    with world.container.transaction() as session:
+        world.container.registry(session).store_face_template(
+            world.person_id("almost_adult"),
+            model=matcher.model,
+            template=matcher.template(photo("astronaut.png")),
+            actor=ACTOR,
+        )
+    device = Device(world.clock)
+    enrolment_id = world.until_ready("almost_adult", device)
+    assert world.complete(enrolment_id, device).status_code == 202
+    world.clock.advance(dt.timedelta(days=1))  # the 18th birthday
+    done = world.complete(enrolment_id, device)
+    assert done.status_code == 201, done.text
+    assert world.count(m.Credential) == 1

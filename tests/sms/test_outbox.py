@@ -98,6 +98,8 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(container: Container) -
         ("13912345678", "x", "enrolment_otp"),  # national form: the caller passes E.164
         ("+86 139 1234 5678", "x", "enrolment_otp"),
         ("+8613912345678\n", "x", "enrolment_otp"),
+        ("+86139１2345678", "x", "enrolment_otp"),  # a full-width digit is not a digit of E.164
+        ("+86139١2345678", "x", "enrolment_otp"),  # nor an Arabic-Indic one
         (PHONE, "", "enrolment_otp"),
         (PHONE, "码" * 537, "enrolment_otp"),
         (PHONE, "\ud800", "enrolment_otp"),

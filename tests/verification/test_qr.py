@@ -333,3 +333,34 @@ def test_random_garbage_never_500s(world: World) -> None:
         assert "WWW-Authenticate" not in answer.headers
     too_long = scan(world, bank, "x" * 1025)
     assert too_long.status_code == 422
+
+
+def test_a_credential_whose_document_left_the_registry_is_stale(world: World) -> None:
+    wallet = Wallet(world, "adult")
+    bank = ApprovedInstitution(world.container)
+    text = wallet.qr()
+    with world.container.transaction() as session:
+        world.container.registry(session).unsafe_crypto_shred(
+            world.person_id("adult"), actor="operator:test"
+        )
+    answer = scan(world, bank, text)
+    assert answer.status_code == 403 and code(answer) == "credential_stale"
+
+
+def test_a_consent_refusal_does_not_use_up_the_guardians_approval(world: World) -> None:
+    mother = Wallet(world, "mother")
+    child = Wallet(world, "child", token=mother.session)
+    bank = ApprovedInstitution(world.container)
+    first = scan(world, bank, child.qr(), purpose="payment")
+    request_id = first.json()["error"]["details"]["request_id"]
+    assert (
+        world.http.post(
+            f"/v1/me/requests/{request_id}/approve", headers=mother.bearer()
+        ).status_code
+        == 200
+    )
+    # Asking for a claim without consent is refused before the approval is taken …
+    asked = scan(world, bank, child.qr(), claims=["name"])
+    assert code(asked) == "consent_required"
+    # … so the approved use is still there for the next scan.
+    assert scan(world, bank, child.qr(), purpose="payment").status_code == 200

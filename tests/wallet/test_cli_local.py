@@ -76,7 +76,7 @@ def test_commands_that_need_more_say_what(tmp_path: Path) -> None:
     assert wallet(directory, "--json", "status")[0] == 1  # no wallet yet
     wallet(directory, "init", "--server", "http://127.0.0.1:9")
     for args, expected in [
-        (["enrol", "otp", "123456"], "wallet_no_enrolment"),
+        (["enrol", "otp", "--code-stdin"], "wallet_no_enrolment"),
         (["enrol", "finish", "--pin-stdin"], "wallet_no_enrolment"),
         (["login", "--pin-stdin"], "wallet_not_enrolled"),
         (["qr", "--once", "--text"], "wallet_not_enrolled"),
@@ -111,3 +111,19 @@ def test_an_empty_pin_is_refused_before_anything_is_sent(tmp_path: Path) -> None
 def test_the_pin_is_not_an_option(tmp_path: Path) -> None:
     code, _, _ = wallet(tmp_path / "w", "login", "--pin", "123456")
     assert code == 2  # usage error: there is no way to pass a PIN in argv
+
+
+def test_codes_are_not_arguments_either(tmp_path: Path) -> None:
+    # A one-time code in argv shows in ``ps`` to every local user while it is still valid.
+    assert wallet(tmp_path / "w", "enrol", "otp", "123456")[0] == 2
+    assert wallet(tmp_path / "w", "login", "--pin-stdin", "--otp-code", "123456")[0] == 2
+
+
+def test_an_empty_code_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    directory = tmp_path / "w"
+    wallet(directory, "init", "--server", "http://127.0.0.1:9")  # nothing listens there
+    state.WalletDir(directory).update_config(
+        enrolment=state.Enrolment("e" * 22, "2026-12-02T10:00:00+00:00", "none")
+    )
+    code, out, _ = wallet(directory, "--json", "enrol", "otp", "--code-stdin", input="\n")
+    assert code == 1 and json.loads(out)["error"]["code"] == "invalid_input"

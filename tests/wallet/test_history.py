@@ -49,6 +49,7 @@ def answer(
                 "index": i,
                 "leaf_hash": b64(leaves[i]),
                 "entry": entries[i],
+                "canonical": canonical(entries[i]).decode(),
                 "inclusion_proof": {
                     "index": i,
                     "tree_size": size,
@@ -85,7 +86,9 @@ def test_a_tampered_proof_or_leaf_is_marked_not_hidden() -> None:
     entries, leaves = make_log(9)
     body = answer(entries, leaves, [2, 4, 7], signer())
     body["entries"][0]["inclusion_proof"]["hashes"][0] = b64(b"\x00" * 32)
-    body["entries"][1]["leaf_hash"] = b64(HASHER.leaf(b"another entry"))
+    another = canonical({"index": 4, "action": "another entry"})
+    body["entries"][1]["leaf_hash"] = b64(HASHER.leaf(another))
+    body["entries"][1]["canonical"] = another.decode()
     body["entries"][2]["index"] = body["entries"][2]["inclusion_proof"]["index"] = 6  # for 7
     checked = verify_history(body)
     assert [(e.verified, e.reason) for e in checked.entries] == [
@@ -173,6 +176,7 @@ def test_a_sha256_log_verifies_too() -> None:
                 "index": 2,
                 "leaf_hash": b64(leaves[2]),
                 "entry": entries[2],
+                "canonical": canonical(entries[2]).decode(),
                 "inclusion_proof": {
                     "index": 2,
                     "tree_size": 3,
@@ -200,3 +204,31 @@ def test_the_entry_shown_is_the_one_the_leaf_proves() -> None:
     assert shown.entry["action"] == entries[2]["action"]
     body["entries"][0]["canonical"] = "[1, 2]"
     assert verify_history(body).entries[0].reason == "malformed"
+
+
+def test_an_entry_without_its_leaf_bytes_proves_nothing() -> None:
+    # The proof holds for the leaf hash the server sent; without the canonical bytes nothing
+    # ties that leaf to the entry shown beside it, which could say anything.
+    entries, leaves = make_log(5)
+    body = answer(entries, leaves, [2], signer())
+    del body["entries"][0]["canonical"]
+    body["entries"][0]["entry"] = {**entries[2], "action": "verification.forged"}
+    (shown,) = verify_history(body).entries
+    assert (shown.verified, shown.reason) == (False, "no_canonical")
+
+
+def test_a_canonical_entry_with_a_duplicate_member_is_malformed() -> None:
+    entries, leaves = make_log(3)
+    body = answer(entries, leaves, [1], signer())
+    text = '{"action":"verification.1","action":"consent.revoke","index":1,"outcome":"ok"}'
+    body["entries"][0]["canonical"] = text
+    body["entries"][0]["leaf_hash"] = b64(HASHER.leaf(text.encode()))
+    assert verify_history(body).entries[0].reason == "malformed"
+
+
+def test_the_hash_the_server_names_is_the_one_used() -> None:
+    # netid.citizens names the log's tree hash as "hash_alg": only that one is tried.
+    entries, leaves = make_log(4)
+    body = answer(entries, leaves, [1], signer())
+    assert verify_history(body | {"hash_alg": "sm3"}).entries[0].verified
+    assert verify_history(body | {"hash_alg": "sha256"}).entries[0].reason == "leaf_hash"

@@ -207,3 +207,34 @@ def test_default_directory_follows_the_environment(
     assert state.default_wallet_dir() == tmp_path / "w"
     monkeypatch.delenv(state.WALLET_ENV)
     assert state.default_wallet_dir() == Path("~/.netid-wallet").expanduser()
+
+
+def test_concurrent_qr_codes_never_share_a_reference(wallet: WalletDir) -> None:
+    """Two `netid wallet qr` at once must not show one reference twice (two scans would be
+    linkable): taking a reference is a locked read-modify-write."""
+    import threading
+
+    from netid.credentials import qr
+    from netid.wallet.service import Wallet
+
+    wallet.save_config(WalletConfig(server="http://127.0.0.1:9", credential_id="c" * 32))
+    wallet.create_device_key()
+    stock = tuple(f"ref{i:03d}" for i in range(40))
+    wallet.save_qr_refs(QrRefs(stock, "2099-01-01T00:00:00+00:00"))
+    taken: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(40)
+
+    def show_one() -> None:
+        start.wait()
+        token = Wallet(WalletDir(wallet.path)).next_qr_token()  # its own handle, like a process
+        with lock:
+            taken.append(qr.read(token).ref)
+
+    threads = [threading.Thread(target=show_one) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == list(stock)
+    assert wallet.qr_refs() == QrRefs((), "2099-01-01T00:00:00+00:00")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,9 +30,27 @@ class CitizenRepository:
             .execution_options(populate_existing=True)
         ).all()
 
-    def add(self, obj: object) -> None:
-        self._session.add(obj)
-        self._session.flush()
+    def add_lock(self, row: MethodLock) -> MethodLock:
+        """Insert a lock row, or return the one another request inserted first for the same
+        (person, method): two lock requests at once must not end in a duplicate-key error.
+        The primary key decides; on PostgreSQL the loser waits for the winner's commit, its
+        savepoint rolls back and it reads the winner's row."""
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+        except IntegrityError:
+            found = self.lock(row.person_id, row.method)
+            if found is None:  # deleted again meanwhile (deregistration): a real conflict
+                raise
+            return found
+        return row
+
+    def unsafe_delete_locks(self, person_id: str, methods: Sequence[str]) -> None:
+        self._session.execute(
+            delete(MethodLock).where(
+                MethodLock.person_id == person_id, MethodLock.method.in_(list(methods))
+            )
+        )
 
     def flush(self) -> None:
         self._session.flush()
@@ -121,18 +139,36 @@ class CitizenRepository:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    def pending_involving(self, person_id: str) -> Sequence[CitizenRequest]:
-        return self._session.scalars(
-            select(CitizenRequest)
+    def lock_requests_involving(self, person_id: str) -> None:
+        """Lock every request about the person or addressed to them (any state), so a decision
+        being taken on one of them right now finishes first (its consent then exists when
+        deregistration deletes the consents) or waits and finds the request gone."""
+        self._session.execute(
+            select(CitizenRequest.id)
             .where(
-                CitizenRequest.state == "pending",
                 or_(
                     CitizenRequest.person_id == person_id,
                     CitizenRequest.addressee_id == person_id,
-                ),
+                )
             )
             .with_for_update()
         ).all()
+
+    def unsafe_delete_requests_of(self, person_id: str) -> int:
+        """Delete every request about the person, and the pending ones addressed to them as a
+        guardian (decided ones stay: they are the ward's); returns how many."""
+        result = self._session.execute(
+            delete(CitizenRequest).where(
+                or_(
+                    CitizenRequest.person_id == person_id,
+                    and_(
+                        CitizenRequest.addressee_id == person_id,
+                        CitizenRequest.state == "pending",
+                    ),
+                )
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     # -- guardian links (netid.registry's table, read only) ---------------------------------
     def is_guardian(self, guardian_id: str, ward_id: str) -> bool:

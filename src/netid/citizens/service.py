@@ -15,6 +15,7 @@ minors change at the 14th and 18th birthday by themselves.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ from netid.citizens.schemas import (
     LockView,
     RequestView,
 )
+from netid.consent.errors import ConsentNotFound
 from netid.consent.receipts import PiiController, kantara_receipt
 from netid.consent.schemas import MAX_CONSENT_DAYS, ConsentView
 from netid.consent.service import ConsentService
@@ -56,20 +58,11 @@ from netid.core.ids import new_row_id
 from netid.credentials.network_id import format_network_id, normalize_network_id
 from netid.crypto.sealing import SealKey
 from netid.crypto.sm3 import sm3
-from netid.enrolment.schemas import PendingWardEnrolment
+from netid.enrolment.schemas import PendingWardEnrolment, age_on
 from netid.institutions.service import InstitutionService
 from netid.registry.service import RegistryService
 
 MAX_HISTORY = 500
-
-
-def age_on(birth: dt.date, today: dt.date) -> int:
-    """Completed years. Someone born on 29 February completes a year on 1 March in common
-    years (民法典 §1259 counts whole days), which the tuple comparison gives."""
-    years = today.year - birth.year
-    if (today.month, today.day) < (birth.month, birth.day):
-        years -= 1
-    return years
 
 
 def _pending_key(kind: str, person_id: str, addressee_id: str, *parts: str) -> str:
@@ -247,17 +240,20 @@ class CitizenService:
         now = self._clock.now()
         row = self._repo.lock(person_id, method)
         if row is None:
-            row = MethodLock(
+            new = MethodLock(
                 person_id=person_id,
                 method=method,
                 locked=locked,
                 unlocked_until=until,
                 updated_at=now,
             )
-            self._repo.add(row)
-        else:
-            row.locked, row.unlocked_until, row.updated_at = locked, until, now
-            self._repo.flush()
+            row = self._repo.add_lock(new)
+            if row is new:
+                return row
+        # An existing row, or the one a concurrent request inserted first: this request is
+        # the later one, so its setting is the one that holds.
+        row.locked, row.unlocked_until, row.updated_at = locked, until, now
+        self._repo.flush()
         return row
 
     # -- opening requests (called by the verification use case) -----------------------------
@@ -469,6 +465,7 @@ class CitizenService:
         enrolments of my wards (14–17) awaiting a guardian."""
         me, now = citizen.person_id, self._clock.now()
         shown: dict[str, RequestView] = {}
+        wards: dict[str, set[str]] = {}
         for row in self._repo.visible_to(me):
             if row.expires_at <= now:
                 self._close(row, "expired", now)
@@ -477,8 +474,20 @@ class CitizenService:
                 continue
             if row.group_id not in shown or row.addressee_id == me:
                 shown[row.group_id] = self._view(row, me)
+            if row.person_id != me:
+                wards.setdefault(row.person_id, set()).add(row.group_id)
         out = [v.to_json() for v in shown.values()]
         out.extend(self._enrolment_json(e) for e in self._pending_enrolments(me))
+        # What an institution asks about a ward is the ward's data: the guardian's reading of
+        # it goes into the ward's own history too (under the ward's registry key).
+        for ward_id, groups in sorted(wards.items()):
+            self._record(
+                actor=citizen.actor,
+                action="citizen.requests.read",
+                person_id=ward_id,
+                key=self._person_key(ward_id),
+                details={"by": "guardian", "request_ids": sorted(groups)},
+            )
         self._record(
             actor=citizen.actor,
             action="citizen.requests.read",
@@ -565,7 +574,9 @@ class CitizenService:
         if not decidable:
             raise RequestNotFound()  # not addressed to me: as if it did not exist
         chosen = next((r for r in decidable if r.addressee_id == me), decidable[0])
-        current = {r.id: r for r in self._repo.group(request_id)}[chosen.id]
+        current = {r.id: r for r in self._repo.group(request_id)}.get(chosen.id)
+        if current is None:
+            raise RequestNotFound()  # deleted while we waited for the lock (deregistration)
         if current.state != "pending":
             raise RequestNotPending()
         if current.expires_at <= self._clock.now():
@@ -640,6 +651,11 @@ class CitizenService:
         return {
             "id": view.id,
             "state": state,
+            # KI-CR v1.1 has no expiry field (only the ``termination`` text): the record's
+            # times, machine-readable, beside the receipt (issue 5 §8: time, expiry).
+            "granted_at": view.granted_at.isoformat(),
+            "expires_at": view.expires_at.isoformat(),
+            "revoked_at": view.revoked_at.isoformat() if view.revoked_at else None,
             "receipt": kantara_receipt(
                 view,
                 principal_id=principal_id,
@@ -670,7 +686,7 @@ class CitizenService:
         """Revoke one of my consents; the next verification no longer gets its claims."""
         person_key = self._person_key(citizen.person_id)
         if person_key is None:
-            raise RequestNotFound()
+            raise ConsentNotFound()
         view = self._consents.revoke(
             consent_id, person_id=citizen.person_id, person_key=person_key, actor=citizen.actor
         )
@@ -715,32 +731,29 @@ class CitizenService:
 
     # -- deregistration ---------------------------------------------------------------------
     def deregister(self, citizen: Citizen, network_id: str) -> dict[str, Any]:
-        """End my network identity: credentials revoked (status INVALID), consents revoked,
-        pending requests expired, my wallet-only locks removed, then the account erased by the
-        enrolment service (bound phone, device keys, collected face, the account key — which
-        crypto-shreds the references of my wallet-side log entries). The network ID stays
-        mine for a later re-enrolment. ``network_id`` must be mine (either written form)."""
+        """End my network identity (issue 5 §10): credentials revoked (status INVALID), the
+        consents and requests about me deleted, my wallet-only locks removed, then the account
+        erased by the enrolment service (bound phone, device keys, collected face, the account
+        key — which crypto-shreds the references of my wallet-side log entries). The network
+        ID stays mine for a later re-enrolment. ``network_id`` must be mine (either written
+        form). One transaction: a failure anywhere leaves everything as it was."""
         me = citizen.person_id
         given = normalize_network_id(network_id)
         mine = self._accounts.network_id_of(me)
-        if mine is None or given != normalize_network_id(mine):
+        if mine is None or not hmac.compare_digest(given, normalize_network_id(mine)):
             raise NetworkIdMismatch()
         person_key = self._person_key(me)
         assert person_key is not None  # a person with a session is in the registry
         now = self._clock.now()
+        # First, before the consents are read: an approval being decided right now either
+        # commits first (and its consent is deleted below) or finds its request gone.
+        self._repo.lock_requests_involving(me)
         self._accounts.revoke_credentials(me, reason="deregistered", actor=citizen.actor)
-        revoked = self._consents.revoke_all(me, person_key=person_key, actor=citizen.actor)
-        expired = 0
-        for row in self._repo.pending_involving(me):
-            self._close(row, "expired", now)
-            expired += 1
+        consents = self._consents.unsafe_delete_all(me, person_key=person_key, actor=citizen.actor)
+        requests = self._repo.unsafe_delete_requests_of(me)
         # qr and credential locks mean nothing without a credential (a re-enrolment starts
         # unlocked); the document lock protects the legal identity and stays.
-        for method in ("qr", "credential"):
-            lock = self._repo.lock(me, method)
-            if lock is not None:
-                lock.locked, lock.unlocked_until, lock.updated_at = False, None, now
-        self._repo.flush()
+        self._repo.unsafe_delete_locks(me, ("qr", "credential"))
         self._accounts.unsafe_erase_account(me, actor=citizen.actor)
         # Under the registry key: the account key is gone, and this is evidence that stays.
         self._record(
@@ -748,12 +761,12 @@ class CitizenService:
             action="citizen.deregister",
             person_id=me,
             key=person_key,
-            details={"consents_revoked": len(revoked), "requests_expired": expired},
+            details={"consents_deleted": len(consents), "requests_deleted": requests},
         )
         return {
             "network_id": format_network_id(mine),
             "state": "deregistered",
             "deregistered_at": now.isoformat(),
-            "consents_revoked": len(revoked),
-            "requests_expired": expired,
+            "consents_deleted": len(consents),
+            "requests_deleted": requests,
         }

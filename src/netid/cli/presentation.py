@@ -66,6 +66,9 @@ def verify_presentation_command(
     from netid.cli.errors import report_error
     from netid.credentials import presentation as checks
 
+    if not nonce.strip() or not audience.strip():
+        # An empty nonce or audience would check the key binding against nothing.
+        raise typer.BadParameter("--nonce and --audience must not be empty")
     try:
         text = _read_presentation(presentation)
         base = server.rstrip("/") if server else None

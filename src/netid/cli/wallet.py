@@ -4,8 +4,9 @@ It talks to a running ``netid serve`` over the public HTTP API only, like a phon
 never opens the database. State lives in the wallet directory (``--wallet DIR``, default
 ``~/.netid-wallet`` or ``$NETID_WALLET``; 0700, files 0600).
 
-PINs are read from standard input (``--pin-stdin``, one line) or prompted without echo, never
-taken from the command line (``ps`` and shell history would show them). Output is human text,
+PINs and one-time codes are read from standard input (``--pin-stdin`` / ``--code-stdin``, one
+line each) or prompted without echo, never taken from the command line (``ps`` and shell
+history would show them to other users of the machine while the code is still valid). Output is human text,
 or one JSON document with ``--json``. A failure prints its error code and exits 1.
 """
 
@@ -43,6 +44,9 @@ R = TypeVar("R")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 PinStdin = Annotated[
     bool, typer.Option("--pin-stdin", help="Read the PIN from the first line of stdin.")
+]
+CodeStdin = Annotated[
+    bool, typer.Option("--code-stdin", help="Read the code from the first line of stdin.")
 ]
 
 
@@ -174,6 +178,14 @@ def _read_pin(pin_stdin: bool, *, confirm: bool = False) -> str:
     return pin
 
 
+def _read_code(from_stdin: bool) -> str:
+    """A one-time code from the next stdin line, or a prompt without echo (never argv)."""
+    code = sys.stdin.readline().strip() if from_stdin else getpass.getpass("Code: ").strip()
+    if not code:
+        raise InvalidInput("No code was given.")
+    return code
+
+
 def _read_file(path: Path, limit: int = 8 * 1024 * 1024) -> bytes:
     with path.open("rb") as handle:
         data = handle.read(limit + 1)
@@ -237,12 +249,9 @@ def enrol_face(
 
 @enrol_app.command("otp")
 @command
-def enrol_otp(
-    code: Annotated[str, typer.Argument(help="The 6-digit code from the SMS")],
-    as_json: JsonOption = False,
-) -> None:
-    """Confirm the phone with the SMS code."""
-    out = _wallet().enrol_otp(code)
+def enrol_otp(code_stdin: CodeStdin = False, as_json: JsonOption = False) -> None:
+    """Confirm the phone with the 6-digit SMS code (prompted, or --code-stdin)."""
+    out = _wallet().enrol_otp(_read_code(code_stdin))
     _show(out, as_json, lambda o: f"Phone confirmed; enrolment state: {o['state']}.")
 
 
@@ -283,7 +292,7 @@ def enrol_status(as_json: JsonOption = False) -> None:
 @wallet_app.command("otp")
 @command
 def login_code(as_json: JsonOption = False) -> None:
-    """Send a login code to the bound phone (for 'login --otp-code')."""
+    """Send a login code to the bound phone (for 'login --otp-sent')."""
     out = _wallet().request_login_otp()
     _show(out or {"sent": True}, as_json, lambda o: "A login code was sent to your phone.")
 
@@ -298,21 +307,25 @@ def login(
     otp: Annotated[
         bool, typer.Option("--otp", help="Also a code to the phone: L3 (needs --face)")
     ] = False,
-    otp_code: Annotated[
-        str | None, typer.Option(help="A login code already sent ('netid wallet otp')")
-    ] = None,
+    otp_sent: Annotated[
+        bool,
+        typer.Option(
+            "--otp-sent", help="L3 with a code already sent ('netid wallet otp'), read like --otp"
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Log in: PIN (L1), + face (L2), + SMS code (L3). The session lasts 15 minutes."""
+    """Log in: PIN (L1), + face (L2), + SMS code (L3). The session lasts 15 minutes. With
+    --pin-stdin the code is the second line of stdin, otherwise it is prompted."""
     wallet = _wallet()
     pin = _read_pin(pin_stdin)
     photo = _read_file(face) if face is not None else None
-    if otp and otp_code is None:
-        wallet.request_login_otp()
-        sys.stderr.write("A login code was sent to your phone.\n")
-        otp_code = (
-            sys.stdin.readline().strip() if pin_stdin else typer.prompt("Code", err=True).strip()
-        )
+    otp_code: str | None = None
+    if otp or otp_sent:
+        if not otp_sent:
+            wallet.request_login_otp()
+            sys.stderr.write("A login code was sent to your phone.\n")
+        otp_code = _read_code(pin_stdin)
     session = wallet.login(pin, face=photo, otp_code=otp_code)
     out = {"assurance": session.assurance, "expires_at": session.expires_at}
     _show(out, as_json, lambda o: f"Logged in at {o['assurance']} until {o['expires_at']}.")
@@ -347,6 +360,15 @@ def status(as_json: JsonOption = False) -> None:
         return "\n".join(lines)
 
     _show(out, as_json, human)
+
+
+@wallet_app.command("refresh")
+@command
+def refresh(as_json: JsonOption = False) -> None:
+    """Fetch a new credential for this device (after expiry, or when an age marker changes);
+    it is kept only once it verifies under the platform's published keys."""
+    out = _wallet().refresh_credential()
+    _show(out, as_json, lambda o: f"Credential renewed (until {o.get('expires_at') or '-'}).")
 
 
 # -- dynamic QR code --------------------------------------------------------------------------
@@ -548,10 +570,15 @@ def _log_verifiers(path: Path) -> list[Any]:
 @wallet_app.command("deregister")
 @command
 def deregister(
-    confirm: Annotated[str, typer.Option(help="Your network ID, to confirm")],
+    confirm: Annotated[
+        str | None,
+        typer.Option(help="Your network ID, to confirm (prompted when omitted: argv is public)"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Close the account: credentials revoked, phone, device keys, face and consents deleted.
     The network ID stays yours (re-enrol to use it again). This wallet forgets its key."""
+    if confirm is None:
+        confirm = typer.prompt("Your network ID, to confirm", err=True)
     out = _wallet().deregister(confirm)
     _show(out, as_json, lambda o: "Deregistered. This wallet no longer holds a credential.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from netid.consent.models import Consent
@@ -39,6 +39,15 @@ class ConsentRepository:
         return self._session.scalars(
             select(Consent).where(Consent.person_id == person_id).order_by(Consent.granted_at)
         ).all()
+
+    def unsafe_delete_of_person(self, person_id: str) -> list[str]:
+        """Delete every consent of the person (live, expired, revoked); returns their ids. One
+        statement, so a consent committed by another request before it runs goes too."""
+        return list(
+            self._session.scalars(
+                delete(Consent).where(Consent.person_id == person_id).returning(Consent.id)
+            ).all()
+        )
 
     def flush(self) -> None:
         self._session.flush()

@@ -98,25 +98,20 @@ class ConsentService:
         row = self._repo.get(consent_id)
         return _view(row) if row is not None else None
 
-    def revoke_all(self, person_id: str, *, person_key: SealKey, actor: str) -> list[str]:
-        """Revoke every live consent of the person (deregistration): one access record
-        naming the consents. Returns their ids."""
-        now = self._clock.now()
-        revoked = []
-        for row in self._repo.of_person(person_id):
-            if row.revoked_at is None and row.expires_at > now:
-                row.revoked_at = now
-                revoked.append(row.id)
-        self._repo.flush()
+    def unsafe_delete_all(self, person_id: str, *, person_key: SealKey, actor: str) -> list[str]:
+        """Delete every consent of the person (deregistration, issue 5 §10: the consents the
+        platform collected are deleted, not kept as revoked). The log keeps their grant and
+        revoke entries; this one access record names the deleted ids. Returns them."""
+        deleted = sorted(self._repo.unsafe_delete_of_person(person_id))
         self._recorder.record(
             actor=actor,
-            action="consent.revoke_all",
+            action="consent.delete_all",
             outcome="ok",
             subject_key=person_key,
             subject_id=person_id,
-            details={"consent_ids": revoked},
+            details={"consent_ids": deleted},
         )
-        return revoked
+        return deleted
 
     def revoke(
         self, consent_id: str, *, person_id: str, person_key: SealKey, actor: str

@@ -161,6 +161,14 @@ class StatusListInvalid(CredentialError, Unauthenticated):
     default_message = "The status list token is not valid."
 
 
+class StatusListStale(StatusListInvalid):
+    """Older than its ``ttl``: a verifier must fetch a fresh one (a lock or revocation since
+    would not show in this copy)."""
+
+    code = "status_list_stale"
+    default_message = "The status list token is older than its time to live; fetch a fresh one."
+
+
 class StatusListUnavailable(CredentialError, Unavailable):
     code = "status_list_unavailable"
     default_message = "The status list could not be fetched."

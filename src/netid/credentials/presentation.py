@@ -79,6 +79,10 @@ def keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, JosePublicKey]:
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
             raise JwksInvalid()
+        # RFC 7517 §4: these members are strings. Checked here because the key reader compares
+        # them with sets, where a list (unhashable) would escape as a TypeError.
+        if any(not isinstance(entry.get(m, ""), str) for m in ("kty", "crv", "use", "alg")):
+            raise JwksInvalid()
         if (entry.get("kty"), entry.get("crv")) not in (("OKP", "Ed25519"), ("EC", "P-256")):
             continue
         if entry.get("use", "sig") != "sig":
@@ -221,11 +225,24 @@ def http_status_list_source(
     """
 
     def fetch(uri: str) -> str:
-        if allowed_prefix is not None and not uri.startswith(allowed_prefix):
+        if allowed_prefix is not None and not _within(uri, allowed_prefix):
             raise StatusListUnavailable("The status list is not on the expected server.")
         return fetch_status_list(uri, timeout=timeout)
 
     return fetch
+
+
+def _within(uri: str, prefix: str) -> bool:
+    """``uri`` is on ``prefix``'s scheme and host and under its path. A plain string prefix is
+    not enough: ``https://id.example`` is a prefix of ``https://id.example.evil/...`` and of
+    ``https://id.example@evil/...``."""
+    target, base = urllib.parse.urlsplit(uri), urllib.parse.urlsplit(prefix)
+    path = base.path if base.path.endswith("/") else base.path + "/"
+    return (
+        (target.scheme, target.netloc) == (base.scheme, base.netloc)
+        and target.path.startswith(path)
+        and not target.fragment
+    )
 
 
 def _read_file(path: Path, max_bytes: int, error: type[Exception]) -> bytes:

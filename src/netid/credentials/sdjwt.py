@@ -69,6 +69,9 @@ DEFAULT_DECOYS: Final = 3
 MAX_LENGTH: Final = 64 * 1024  # a whole presentation, in characters
 MAX_ISSUER_JWT_LENGTH: Final = 32 * 1024
 MAX_DISCLOSURES: Final = 256
+# Nesting of objects and arrays (disclosed values included) the resolver walks: ours are two
+# deep; a cap keeps a hostile document a 4xx rather than a RecursionError (a 500).
+MAX_DEPTH: Final = 32
 
 RandomBytes = Callable[[int], bytes]
 
@@ -256,8 +259,15 @@ class _Resolver:
         return found  # None: a decoy, or a claim the holder did not disclose
 
     def object(
-        self, obj: Mapping[str, Any], *, top: bool, disclosed: dict[str, Any] | None = None
+        self,
+        obj: Mapping[str, Any],
+        *,
+        top: bool,
+        disclosed: dict[str, Any] | None = None,
+        depth: int = 0,
     ) -> dict[str, Any]:
+        if depth > MAX_DEPTH:
+            raise CredentialMalformed()
         if "..." in obj:  # "..." only as the single member of an array element (§4.2.4.2)
             raise CredentialMalformed()
         if not top and "_sd_alg" in obj:  # _sd_alg is a top-level claim (§4.1.1)
@@ -266,7 +276,7 @@ class _Resolver:
         for name, value in obj.items():
             if name in ("_sd", "_sd_alg"):
                 continue
-            result[name] = self.value(value)
+            result[name] = self.value(value, depth)
         sd = obj.get("_sd", [])
         if not isinstance(sd, list):
             raise CredentialMalformed()
@@ -280,12 +290,14 @@ class _Resolver:
                 raise DisclosureInvalid()
             if top and found.name in NEVER_DISCLOSABLE:  # SD-JWT VC §3.2.2.2
                 raise DisclosureInvalid()
-            result[found.name] = self.value(found.value)
+            result[found.name] = self.value(found.value, depth)
             if disclosed is not None:
                 disclosed[found.name] = result[found.name]
         return result
 
-    def array(self, items: list[Any]) -> list[Any]:
+    def array(self, items: list[Any], depth: int) -> list[Any]:
+        if depth > MAX_DEPTH:
+            raise CredentialMalformed()
         result: list[Any] = []
         for item in items:
             if isinstance(item, dict) and "..." in item:
@@ -296,16 +308,16 @@ class _Resolver:
                     continue  # an undisclosed or decoy element is removed (§7.1 step 3.b)
                 if found.name is not None:  # an object-property disclosure in an array
                     raise DisclosureInvalid()
-                result.append(self.value(found.value))
+                result.append(self.value(found.value, depth))
             else:
-                result.append(self.value(item))
+                result.append(self.value(item, depth))
         return result
 
-    def value(self, value: Any) -> Any:
+    def value(self, value: Any, depth: int) -> Any:
         if isinstance(value, dict):
-            return self.object(value, top=False)
+            return self.object(value, top=False, depth=depth + 1)
         if isinstance(value, list):
-            return self.array(value)
+            return self.array(value, depth + 1)
         return value
 
     def check_all_used(self) -> None:

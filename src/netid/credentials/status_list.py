@@ -20,6 +20,7 @@ from netid.credentials.errors import (
     JwsMalformed,
     StatusListInvalid,
     StatusListMalformed,
+    StatusListStale,
 )
 from netid.crypto.jose_keys import JosePrivateKey, JosePublicKey, b64url_decode, b64url_encode
 
@@ -147,9 +148,16 @@ def verify_token(
     """Verify a Status List Token (§8.3) and return its list.
 
     Refuses (:class:`StatusListInvalid`): an unknown ``kid``, a bad signature, a wrong ``typ``,
-    ``sub`` other than ``uri`` (the list the credential points at), ``iat`` in the future or an
-    expired ``exp`` (``skew`` seconds of leeway). A malformed token or list raises
+    ``sub`` other than ``uri`` (the list the credential points at), ``iat`` in the future, no
+    ``exp`` or an expired one, and (:class:`StatusListStale`) a token older than its ``ttl``
+    (``skew`` seconds of leeway each). A malformed token or list raises
     :class:`StatusListMalformed`.
+
+    Why ``ttl`` is enforced here and not left to the caller's cache: a verifier given a token
+    (a file, a cache, a proxy) cannot tell how old its copy is except by ``iat``, and the
+    platform's tokens live a day (``exp``) while a lock or revocation must reach offline
+    verifiers within ``ttl`` (§13.7: a consumer re-fetches once ``ttl`` has passed; decision
+    0005 "Locks"). A token without ``exp`` would never go stale at all: refused (fail closed).
     """
 
     def pick(header: Mapping[str, object]) -> JosePublicKey:
@@ -168,20 +176,23 @@ def verify_token(
         raise StatusListInvalid() from None
     if payload.get("sub") != uri:
         raise StatusListInvalid()
-    iat, exp = payload.get("iat"), payload.get("exp")
+    iat, exp, ttl = payload.get("iat"), payload.get("exp"), payload.get("ttl")
     if not jws.is_numeric_date(iat):
         raise StatusListMalformed()
-    if iat > now + skew:
-        raise StatusListInvalid()
-    if exp is not None:
-        if not jws.is_numeric_date(exp):
-            raise StatusListMalformed()
-        if now >= exp + skew:
-            raise StatusListInvalid("The status list token has expired.")
-    ttl = payload.get("ttl")
+    if exp is not None and not jws.is_numeric_date(exp):
+        raise StatusListMalformed()
     if ttl is not None and (not jws.is_numeric_date(ttl) or ttl <= 0):
         raise StatusListMalformed()
     body = payload.get("status_list")
     if not isinstance(body, dict) or not isinstance(body.get("lst"), str):
         raise StatusListMalformed()
-    return decode(body["lst"], _check_bits(body.get("bits")), max_bytes=max_bytes)
+    bits = _check_bits(body.get("bits"))
+    if iat > now + skew:
+        raise StatusListInvalid()
+    if exp is None:
+        raise StatusListInvalid("The status list token has no expiry.")
+    if now >= exp + skew:
+        raise StatusListInvalid("The status list token has expired.")
+    if ttl is not None and now >= iat + ttl + skew:
+        raise StatusListStale()
+    return decode(body["lst"], bits, max_bytes=max_bytes)

@@ -183,7 +183,8 @@ def public_key_from_jwk(jwk: Mapping[str, object]) -> JosePublicKey:
     if use is not None and use != "sig":
         raise InvalidKeyMaterial("The JWK is not a signature key.")
     if kty == "OKP" and crv == "Ed25519":
-        if alg is not None and alg not in ED25519_ALGORITHM_NAMES:
+        # isinstance first: an unhashable alg (a list) must be refused, not raise TypeError.
+        if alg is not None and (not isinstance(alg, str) or alg not in ED25519_ALGORITHM_NAMES):
             raise InvalidKeyMaterial("The JWK alg does not match its key type.")
         raw = _coordinate(jwk, "x", _ED25519_KEY_LENGTH)
         return ed25519.Ed25519PublicKey.from_public_bytes(raw)

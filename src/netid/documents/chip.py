@@ -79,8 +79,9 @@ _DATA_MEMBERS: Final = frozenset(
     }
 )
 _OPTIONAL_DATES: Final = frozenset({"issued_on", "expires_on"})  # null = not printed (长期)
-_SIGNED_AT_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
-_DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+# ASCII digits only: \d would also take full-width digits, which strptime then reads.
+_SIGNED_AT_RE: Final = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+_DATE_RE: Final = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _KID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _ALPHA3_RE: Final = re.compile(r"^[A-Z]{3}\Z")
 _B64_RE: Final = re.compile(r"^[A-Za-z0-9+/]+={0,2}\Z")

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from netid.enrolment.models import (
@@ -59,6 +60,12 @@ class EnrolmentRepository:
         if for_update:
             stmt = stmt.with_for_update()
         return self._session.scalars(stmt).first()
+
+    def lock_person(self, person_id: str) -> None:
+        """Hold the registry row of the person until the transaction ends (PostgreSQL; SQLite
+        writers are serialised already): two completions for one person take turns, so the
+        second sees the network identity the first created instead of inserting a duplicate."""
+        self._session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
 
     def net_id_taken(self, net_id: str) -> bool:
         stmt = select(NetworkIdentity.person_id).where(NetworkIdentity.net_id == net_id)
@@ -166,6 +173,21 @@ class EnrolmentRepository:
     # -- device proofs --------------------------------------------------------------------------
     def proof_used(self, thumbprint: str, jti: str) -> bool:
         return self._session.get(DeviceProofUse, (thumbprint, jti)) is not None
+
+    def spend_proof(self, thumbprint: str, jti: str, expires_at: dt.datetime) -> bool:
+        """Insert the proof's (thumbprint, jti) in a savepoint: True if it was new, False if
+        another transaction spent it first (on PostgreSQL the insert waits for that one to
+        commit, then hits the primary key); the savepoint rolls back alone, so the caller goes
+        on to record the refusal."""
+        try:
+            with self._session.begin_nested():
+                self._session.add(
+                    DeviceProofUse(thumbprint=thumbprint, jti=jti, expires_at=expires_at)
+                )
+                self._session.flush()
+        except IntegrityError:
+            return False
+        return True
 
     def purge_proofs(self, before: dt.datetime) -> int:
         result = self._session.execute(

@@ -86,7 +86,6 @@ from netid.enrolment.errors import (
 from netid.enrolment.models import (
     CollectedFace,
     Credential,
-    DeviceProofUse,
     Enrolment,
     NetworkIdentity,
     OneTimeCode,
@@ -94,6 +93,7 @@ from netid.enrolment.models import (
 )
 from netid.enrolment.repository import EnrolmentRepository
 from netid.enrolment.schemas import (
+    ADULT_AGE,
     AGE_MARKERS,
     ASSURANCE_LEVELS,
     CREDENTIAL_MAX_DAYS,
@@ -327,18 +327,20 @@ class EnrolmentService:
         return DocumentType(doc["type"]), str(doc["number"])
 
     def unsafe_open_subject_of(self, person_id: str) -> VerificationSubject | None:
-        """:meth:`RegistryService.unsafe_open_person_subject` (WITHOUT recording the access:
+        """:meth:`RegistryService.unsafe_open_subject` (WITHOUT recording the access:
         the caller records it) for an enrolled person, held to the document they enrolled
         with. What it adds: None when the person never enrolled or deregistered (the account
         key, which seals that document, is gone), and None when the registry's document of
         that type is no longer the enrolled one (replaced: the person enrols again, so a
-        refresh answers chip_stale rather than signing another document's number)."""
+        refresh answers chip_stale rather than signing another document's number). The
+        document is found by its number, so a person holding two of one type gets the right
+        one."""
         identity = self._repo.identity(person_id)
         document = self._stored_document(identity) if identity else None
         if document is None:
             return None
-        subject = self._registry.unsafe_open_person_subject(person_id, document_type=document[0])
-        if subject is None or subject.document.number != document[1]:
+        subject = self._registry.unsafe_open_subject(document[1])
+        if subject is None or subject.person_id != person_id:
             return None
         return subject
 
@@ -524,13 +526,12 @@ class EnrolmentService:
             raise ProofInvalid()
         now = self._now()
         self._repo.purge_proofs(now)
-        self._repo.add(
-            DeviceProofUse(
-                thumbprint=thumbprint,
-                jti=jti,
-                expires_at=now + dt.timedelta(seconds=2 * PROOF_SKEW_SECONDS),
-            )
-        )
+        # The check above does not see a proof another transaction is spending right now
+        # (the same device key on two enrolments, say): the insert decides, once.
+        if not self._repo.spend_proof(
+            thumbprint, jti, now + dt.timedelta(seconds=2 * PROOF_SKEW_SECONDS)
+        ):
+            raise ProofInvalid()
 
     # == enrolment ==================================================================================
     def start(
@@ -806,9 +807,21 @@ class EnrolmentService:
         except ProofInvalid as exc:
             self._refuse(exc, action=action, key=key, person_id=row.person_id)
         now = self._now()
-        if row.supervision == Supervision.GUARDIAN_APPROVES and (
-            row.guardian_decided_at is None
-            or row.guardian_person_id not in self._repo.guardian_ids_of(row.person_id)
+        subject = self._enrolment_subject(row)
+        today = today_in_china(self._clock)
+        if not self._still_valid(subject, today):
+            self._refuse(ChipStale(), action=action, key=key, person_id=row.person_id)
+        assert subject is not None
+        # The age is read now, not at the start: an enrolment waiting for a guardian (up to 7
+        # days) needs no approval any more from the 18th birthday (docs/decisions/0005
+        # "Minors": the rules change by themselves).
+        if (
+            row.supervision == Supervision.GUARDIAN_APPROVES
+            and age_on(subject.birth_date, today) < ADULT_AGE
+            and (
+                row.guardian_decided_at is None
+                or row.guardian_person_id not in self._repo.guardian_ids_of(row.person_id)
+            )
         ):
             if row.state != EnrolmentState.AWAITING_GUARDIAN:
                 row.state = EnrolmentState.AWAITING_GUARDIAN.value
@@ -817,11 +830,14 @@ class EnrolmentService:
                 self._repo.flush()
             self._record(action, key=key, person_id=row.person_id, outcome="awaiting_guardian")
             return Completion(state=EnrolmentState.AWAITING_GUARDIAN)
-        subject = self._enrolment_subject(row)
-        if not self._still_valid(subject, today_in_china(self._clock)):
-            self._refuse(ChipStale(), action=action, key=key, person_id=row.person_id)
-        assert subject is not None
         pin_hash = hash_password(normal_pin)
+        # Lock order (PostgreSQL): person, status list, network identity, credentials, and
+        # the audit head last — every access record (the revocations below) locks the head
+        # until commit, so a status list locked after one would deadlock against another
+        # completion holding the list and waiting for the head. The person lock makes two
+        # completions for one person take turns (the second is a re-enrolment).
+        self._repo.lock_person(row.person_id)
+        slot = self._allocate_slot()
         identity, account_key = self._ensure_identity(row, subject)
         earlier = self._revoke_all(
             row.person_id, reason="superseded", actor=CITIZEN, key=account_key
@@ -832,7 +848,7 @@ class EnrolmentService:
         # when the latest one it supersedes was.
         latest = max(earlier, key=lambda c: c.created_at, default=None)
         credential = self._new_credential(
-            row, pin_hash, suspended=latest is not None and latest.suspended
+            row, pin_hash, slot, suspended=latest is not None and latest.suspended
         )
         issued = self._sign_credential(credential, subject, identity)
         row.state = EnrolmentState.COMPLETED.value
@@ -1018,8 +1034,10 @@ class EnrolmentService:
         return {"issuer": self._issuer, "jwks_uri": f"{self._issuer}/v1/credentials/jwks"}
 
     # -- credentials ----------------------------------------------------------------------------
-    def _new_credential(self, row: Enrolment, pin_hash: str, *, suspended: bool) -> Credential:
-        list_id, index = self._allocate_slot()
+    def _new_credential(
+        self, row: Enrolment, pin_hash: str, slot: tuple[str, int], *, suspended: bool
+    ) -> Credential:
+        list_id, index = slot
         now = self._now()
         credential = Credential(
             id=secrets.token_hex(16),
@@ -1225,10 +1243,14 @@ class EnrolmentService:
     # == for netid.citizens =========================================================================
     def revoke_credentials(self, person_id: str, *, reason: str, actor: str) -> int:
         """Revoke every active credential of the person (status list INVALID at once);
-        returns how many. ``reason`` is a short code (e.g. ``deregistered``, ``lost``)."""
-        revoked = self._revoke_all(
-            person_id, reason=reason[:32], actor=actor, key=self.account_key(person_id)
-        )
+        returns how many. ``reason`` is a short code (e.g. ``deregistered``, ``lost``).
+
+        The network identity is locked first, as a completing enrolment locks it (before the
+        credentials and the audit head): a deregistration racing a re-enrolment of the same
+        person waits instead of deadlocking."""
+        identity = self._repo.identity(person_id, for_update=True)
+        key = self._account_key_of(identity) if identity else None
+        revoked = self._revoke_all(person_id, reason=reason[:32], actor=actor, key=key)
         return len(revoked)
 
     def set_credential_suspended(self, person_id: str, suspended: bool) -> int:
@@ -1247,10 +1269,13 @@ class EnrolmentService:
         PIN hashes, the bound phone, the enrolment document, the face template collected at
         enrolment, pending codes, and the account key (which crypto-shreds the references of
         wallet-side access records). The network ID row stays (one per person for life)."""
+        identity = self._repo.identity(person_id, for_update=True)  # first: see revoke_credentials
         self._revoke_all(
-            person_id, reason="deregistered", actor=actor, key=self.account_key(person_id)
+            person_id,
+            reason="deregistered",
+            actor=actor,
+            key=self._account_key_of(identity) if identity else None,
         )
-        identity = self._repo.identity(person_id, for_update=True)
         for enrolment in self._repo.open_enrolments_of(person_id):
             enrolment.state = EnrolmentState.FAILED.value
         self._repo.unsafe_erase_account_rows(person_id)

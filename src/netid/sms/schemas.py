@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-# E.164 (ITU-T E.164 §6), as the registry stores phones: "+", country code, ≤ 15 digits.
-E164: Final = re.compile(r"^\+[1-9]\d{6,14}\Z")
+# E.164 (ITU-T E.164 §6), as the registry stores phones: "+", country code, ≤ 15 digits —
+# ASCII digits ([0-9], not \d, which also takes full-width and other Unicode digits).
+E164: Final = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
 # A purpose is stored in clear: a code, never free text that could carry personal data.
 PURPOSE: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 # 70 UCS-2 characters fill one SMS segment (3GPP TS 23.038 §6.1.2.2); a concatenated message

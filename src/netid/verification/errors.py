@@ -38,6 +38,14 @@ class CredentialExpired(Forbidden):
     default_message = "The network credential has expired."
 
 
+class CredentialStale(Forbidden):
+    code = "credential_stale"
+    default_message = (
+        "The network credential no longer matches the identity document on record; "
+        "the person must enrol again."
+    )
+
+
 class AccountDeregistered(Forbidden):
     code = "account_deregistered"
     default_message = "The person has deregistered their network identity."

@@ -14,7 +14,8 @@ class QrNonce(Base):
     """A QR nonce that has been redeemed. The primary key is what makes redemption exactly
     once (SEC-16): a second insert of the same nonce fails, also when two server processes
     race (PostgreSQL makes the second insert wait for the first transaction, then refuses it).
-    The nonce is 16 random bytes chosen by the wallet: no personal data. Rows past
+    The key is :func:`netid.verification.service.qr_nonce_key` (16 bytes of a hash of the
+    credential id and the wallet's random nonce; nothing readable). Rows past
     ``expires_at`` can be purged; a token is refused by its expiry long before that."""
 
     __tablename__ = "qr_nonce"

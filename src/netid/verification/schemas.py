@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from netid.core.fields import Text
 from netid.crypto.sealing import SealKey
 from netid.enrolment.schemas import CredentialRef, QrCredential
+from netid.registry.service import VerificationSubject
 
 DocumentVerificationType = Literal["id2", "id3_phone", "age_over", "face", "status"]
 VerificationType = Literal["id2", "id3_phone", "age_over", "face", "status", "netid_qr"]
@@ -188,6 +189,11 @@ class CredentialDirectory(Protocol):
     def network_id_of(self, person_id: str) -> str | None: ...
 
     def is_deregistered(self, person_id: str) -> bool: ...
+
+    def unsafe_open_subject_of(self, person_id: str) -> VerificationSubject | None:
+        """The person held to the document they enrolled with, opened WITHOUT recording (the
+        verification records it with its receipt); None if that document is gone."""
+        ...
 
 
 LockableMethod = Literal["document", "qr", "credential"]

@@ -47,6 +47,7 @@ from netid.verification.errors import (
     ConsentRequired,
     CredentialExpired,
     CredentialRevoked,
+    CredentialStale,
     GuardianApprovalRequired,
     InstitutionNotApproved,
     MethodLocked,
@@ -87,6 +88,15 @@ def request_hash(request: AnyRequest, salt: bytes) -> str:
     """sm3(salt ‖ JCS(request)). The salt goes to the caller only: the logged hash alone
     cannot confirm a guessed name and number (the numbers have little entropy)."""
     return "sm3:" + sm3(salt + canonical_json(request.fingerprint_document())).hex()
+
+
+def qr_nonce_key(credential_id: str, nonce: bytes) -> bytes:
+    """The key a QR nonce is spent under: 16 bytes of sm3(len ‖ credential id ‖ nonce). The
+    nonce is the wallet's choice and travels in clear on the screen, so a bare nonce would let
+    anyone who saw a code redeem their OWN validly signed token with the same nonce first and
+    burn the victim's code; per credential, only the credential's device key can spend it."""
+    cid = credential_id.encode("ascii")
+    return sm3(len(cid).to_bytes(2, "big") + cid + nonce)[:16]
 
 
 @dataclass(frozen=True)
@@ -383,8 +393,8 @@ class VerificationService:
     # -- the dynamic QR code (netid_qr) -----------------------------------------------------
     def _verify_qr(self, institution: InstitutionView, request: QrVerificationRequest) -> Outcome:
         """Check a scanned QR code in the order of docs/decisions/0005: shape, ref, credential,
-        device signature, expiry, the person's lock, the nonce (once), assurance, guardian,
-        policy and consent, quota. Anything after the ref is recorded against the person."""
+        device signature, expiry, the person's lock, the nonce (once), assurance, policy and
+        consent, guardian, quota. Anything after the ref is recorded against the person."""
         query = self._query(institution, request)
         subject: VerificationSubject | None = None
         record_key: RecordKey | None = None
@@ -404,11 +414,14 @@ class VerificationService:
             # The device signature before anything the token says is believed (its times, its
             # nonce); the server clock decides expiry (SEC-07).
             qr_tokens.verify(request.qr, credential.device_key, now=now, skew=QR_CLOCK_SKEW_SECONDS)
-            if now > ref.exp + QR_CLOCK_SKEW_SECONDS:
+            # The ref's end is the platform's own time (session or credential end), so no
+            # phone-clock skew applies: a ref dies with its session, not 30 s later.
+            if now >= ref.exp:
                 raise QrExpired()
-            subject = self._registry.unsafe_open_person_subject(credential.person_id)
+            # The person as the credential names them: the document they enrolled with.
+            subject = self._credentials.unsafe_open_subject_of(credential.person_id)
             if subject is None:
-                raise AccountDeregistered()
+                raise CredentialStale()
             # "suspended" is the person's lock on offline presentations (the status list), not
             # on QR codes: the "qr" lock below governs those.
             if credential.status == "revoked":
@@ -420,7 +433,8 @@ class VerificationService:
             if self._citizens.is_locked(credential.person_id, "qr"):
                 raise MethodLocked()
             spent_until = dt.datetime.fromtimestamp(claims.exp + QR_CLOCK_SKEW_SECONDS, dt.UTC)
-            if not self._nonces.spend(claims.nonce, expires_at=spent_until, now=query.at):
+            nonce = qr_nonce_key(credential.credential_id, claims.nonce)
+            if not self._nonces.spend(nonce, expires_at=spent_until, now=query.at):
                 raise QrReplayed()
             self._monitor.conclude(monitored, matched=True)
             if request.min_assurance and (
@@ -429,8 +443,10 @@ class VerificationService:
                 raise AssuranceInsufficient(
                     details={"required": request.min_assurance, "reached": ref.lvl}
                 )
-            self._require_guardian_approval(query, subject)
             released = self._release(query, decision, subject)
+            # After consent (a consent refusal must not use up the guardian's one-use approval)
+            # and before the quota, the last check that can refuse.
+            self._require_guardian_approval(query, subject)
             self._institutions.consume_quota(institution.id, request.type)
         except NetidError as refusal:
             return self._refused(query, refusal, subject, record_key=record_key)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netid.credentials.jws import loads_object
 from netid.crypto.errors import CryptoError
 from netid.crypto.merkle import HASHES, TreeHasher, verify_inclusion
 from netid.crypto.notes import Checkpoint, NoteVerifier, open_checkpoint, parse_checkpoint
@@ -92,7 +92,7 @@ def _hashers(answer: Mapping[str, Any]) -> tuple[TreeHasher, ...]:
     # The log's tree hash is SM3 unless it was created with SHA-256 (DESIGN.md "Tree hash");
     # the answer does not say which, so a proof may hold under either: the checkpoint's root
     # is fixed, and a path leading to it under one of them proves the leaf is in that tree.
-    named = answer.get("hash")
+    named = answer.get("hash_alg", answer.get("hash"))  # netid.citizens says "hash_alg"
     if isinstance(named, str) and named in HASHES:
         return (TreeHasher(named),)
     return tuple(TreeHasher(name) for name in HASHES)
@@ -113,12 +113,13 @@ def verify_history(answer: Any, verifiers: Sequence[NoteVerifier] = ()) -> Verif
         entry = dict(shown) if isinstance(shown, Mapping) else {}
         canonical = item.get("canonical")
         if isinstance(canonical, str):
-            # Show what the leaf proves, not what the server says beside it.
+            # Show what the leaf proves, not what the server says beside it. Strict JSON: a
+            # duplicate member would let the text shown differ from what another parser reads.
             try:
-                parsed = json.loads(canonical)
-            except ValueError:
+                parsed: dict[str, Any] | None = loads_object(canonical.encode("utf-8"))
+            except (ValueError, UnicodeEncodeError):
                 parsed = None
-            if not isinstance(parsed, dict):
+            if parsed is None:
                 entries.append(HistoryEntry(None, {}, False, "malformed"))
                 continue
             parsed.pop("subject_ref", None)
@@ -161,10 +162,14 @@ def _verified(
     if given.get("tree_size") != checkpoint.size:
         return HistoryEntry(index, entry, False, "tree_size")
     canonical = item.get("canonical")
+    if not isinstance(canonical, str):
+        # Without the leaf's own bytes the proof shows that *some* leaf is in the tree, not
+        # that it is the entry shown beside it: nothing about that entry is proven.
+        return HistoryEntry(index, entry, False, "no_canonical")
     reason = "leaf_hash"
     for hasher in hashers:
-        # When the entry's own bytes are sent, the leaf is recomputed, not taken on trust.
-        if isinstance(canonical, str) and hasher.leaf(canonical.encode("utf-8")) != leaf:
+        # The leaf is recomputed from the entry's bytes, not taken on trust.
+        if hasher.leaf(canonical.encode("utf-8")) != leaf:
             continue
         reason = "inclusion"
         if verify_inclusion(hasher, index, checkpoint.size, leaf, path, checkpoint.root):

@@ -49,6 +49,7 @@ STATUS_NAMES: Final = {
 }
 # A session this close to its end is treated as over: a request must not die mid-way.
 SESSION_MARGIN: Final = dt.timedelta(seconds=5)
+KEEP_CLOCK_SKEW_SECONDS: Final = 3600
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -215,7 +216,9 @@ class Wallet:
         if "credential" not in answer:
             return Finished(state=str(answer.get("state", "awaiting_guardian")))
         issued: IssuedCredential = answer  # type: ignore[assignment]
-        self._keep_credential(issued["credential"], key)
+        # The enrolment is complete on the server now: remember the credential id first, so
+        # that a credential refused below (it does not verify) leaves a wallet that can still
+        # log in and fetch a good one ('refresh'), not one stuck on a finished enrolment.
         self.dir.save_config(
             WalletConfig(
                 server=config.server,
@@ -224,6 +227,7 @@ class Wallet:
                 network_id=normalize_network_id(str(issued["network_id"])),
             )
         )
+        self._keep_credential(str(issued["credential"]), key, client, config.issuer)
         return Finished(
             state="issued",
             network_id=str(issued["network_id"]),
@@ -231,26 +235,57 @@ class Wallet:
             expires_at=str(issued["expires_at"]),
         )
 
-    def _keep_credential(self, credential: str, key: jose_keys.JosePrivateKey) -> None:
-        """Store an issued credential once it is ours: well formed, bound to this device's key
-        (``cnf.jwk``), and of the network-identity type."""
+    def refresh_credential(self) -> dict[str, Any]:
+        """A new credential for this device (``POST /v1/wallet/credential/refresh``): after
+        expiry, or when an age marker flips (decision 0005: ``exp`` is capped at the next such
+        birthday). Kept only once it verifies like the first one."""
+        config, credential_id = self._enrolled()
+        key = self.dir.device_key()
+        client = self.client()
+        issued = self._authorised(client.refresh_credential)
+        self._keep_credential(str(issued["credential"]), key, client, config.issuer)
+        return {"credential_id": credential_id, "expires_at": issued.get("expires_at")}
+
+    def _keep_credential(
+        self,
+        credential: str,
+        key: jose_keys.JosePrivateKey,
+        client: WalletClient,
+        issuer: str | None,
+    ) -> None:
+        """Store an issued credential once it is ours: signed by a key of the issuer's
+        published JWKS (``GET /v1/credentials/jwks``) with ``iss`` = the issuer, of the
+        network-identity type, within its validity, every disclosure referenced (RFC 9901
+        §7.1), and bound to this device's key (``cnf.jwk``). A credential that fails any of
+        these would be refused by every verifier, so keeping it would only hide the fault."""
+        expected_issuer = issuer or client.issuer()
         try:
-            header, payload, _, _ = jws.decode_unverified(sdjwt.parse(credential).issuer_jwt)
-            sdjwt.claims_of(credential)
-        except (CredentialError, ValueError):
-            raise ServerAnswerInvalid("The issued credential is malformed.") from None
-        cnf = payload.get("cnf")
-        jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+            keys = presentation.keys_from_jwks(client.issuer_jwks())
+            verified = sdjwt.verify(
+                credential,
+                issuer_keys=keys,
+                now=self._clock(),
+                audience=None,
+                nonce=None,
+                require_key_binding=False,
+                # Authenticity is the signature's question; a phone clock a few minutes off
+                # must not make the wallet throw away a credential it was just issued.
+                skew=KEEP_CLOCK_SKEW_SECONDS,
+                expected_issuer=expected_issuer,
+                expected_vct=sdjwt.NETWORK_IDENTITY_VCT,
+            )
+        except CredentialError:
+            raise ServerAnswerInvalid(
+                "The issued credential does not verify under the issuer's keys."
+            ) from None
         try:
-            bound = isinstance(jwk, dict) and jose_keys.jwk_thumbprint(
-                jose_keys.public_key_from_jwk(jwk)
+            bound = verified.cnf_jwk is not None and jose_keys.jwk_thumbprint(
+                jose_keys.public_key_from_jwk(verified.cnf_jwk)
             ) == jose_keys.jwk_thumbprint(key)
         except CryptoError:
             bound = False
-        if not bound or payload.get("vct") != sdjwt.NETWORK_IDENTITY_VCT:
+        if not bound or verified.key_bound:
             raise ServerAnswerInvalid("The issued credential is not bound to this device.")
-        if header.get("typ") not in sdjwt.ACCEPTED_TYPS:
-            raise ServerAnswerInvalid("The issued credential has the wrong type.")
         self.dir.save_credential(credential)
 
     # -- sessions ----------------------------------------------------------------------------
@@ -370,6 +405,12 @@ class Wallet:
         )
 
     def _take_qr_ref(self) -> str:
+        """The next unused credential reference (each is shown once), refilled from the
+        server when the stock runs out or would expire within a code's lifetime."""
+        with self.dir.exclusive():
+            return self._take_qr_ref_locked()
+
+    def _take_qr_ref_locked(self) -> str:
         stock = self.dir.qr_refs()
         if stock is not None and stock.refs:
             try:
@@ -382,7 +423,8 @@ class Wallet:
                 self.dir.save_qr_refs(QrRefs(stock.refs[1:], stock.expires_at))
                 return stock.refs[0]
         answer = self._authorised(lambda token: self.client().qr_refs(token, QR_REFS_BATCH))
-        refs = [r for r in answer["refs"] if isinstance(r, str) and r]
+        given = answer["refs"]
+        refs = [r for r in given if isinstance(r, str) and r] if isinstance(given, list) else []
         if not refs:
             raise ServerAnswerInvalid("The server gave no credential references.")
         self.dir.save_qr_refs(QrRefs(tuple(refs[1:]), str(answer["expires_at"])))

@@ -18,11 +18,12 @@ Every file is written whole or not at all: a private temporary file (``os.open``
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -44,6 +45,7 @@ KEY_FILE: Final = "device.key"
 CREDENTIAL_FILE: Final = "credential.sd-jwt"
 SESSION_FILE: Final = "session.json"
 QR_REFS_FILE: Final = "qr-refs.json"
+LOCK_FILE: Final = ".lock"  # empty; only flock'ed
 STATE_FILES: Final = (WALLET_FILE, KEY_FILE, CREDENTIAL_FILE, SESSION_FILE, QR_REFS_FILE)
 
 WALLET_FORMAT: Final = "netid-wallet/1"
@@ -372,6 +374,19 @@ class WalletDir:
 
     def save_qr_refs(self, refs: QrRefs) -> None:
         self._write_json(QR_REFS_FILE, refs.to_json())
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the wallet's lock (``flock`` on ``.lock``) for a read-modify-write: two
+        commands taking a QR reference at once must not take the same one (two scans would
+        then be linkable)."""
+        self.check()
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, _FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     # -- forgetting ----------------------------------------------------------------------------
     def forget_credential(self) -> None:

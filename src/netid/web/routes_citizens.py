@@ -160,9 +160,10 @@ def router(container: Container) -> APIRouter:
 
     @api.post("/v1/me/deregister", responses=ERROR_RESPONSES)
     def deregister(body: DeregisterBody, principal: Session) -> JSONBody:
-        """End my network identity (type my network ID to confirm): credentials revoked,
-        consents revoked, pending requests expired, bound phone, device keys, collected face
-        and the account key erased. This session ends with it."""
+        """End my network identity (type my network ID to confirm): credentials revoked;
+        consents, requests, bound phone, device keys, collected face and the account key
+        deleted (answer: ``consents_deleted``, ``requests_deleted``). This session ends with
+        it."""
         with container.transaction() as session:
             found = container.citizens(session).deregister(_citizen(principal), body.network_id)
         return _json(found)

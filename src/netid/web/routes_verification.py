@@ -76,8 +76,9 @@ def router(container: Container) -> APIRouter:
         responses=ERROR_RESPONSES,
     )
     def verify_batch(body: BatchRequest, caller: Caller) -> JSONBody:
-        """Up to 1000 verifications in one call and one transaction (no `face`). Each item
-        gets its own answer or error, and its own receipt."""
+        """Up to 1000 verifications in one call and one transaction (no `face`, no `netid_qr`:
+        a QR code is one person at one counter). Each item gets its own answer or error, and
+        its own receipt."""
         with container.transaction() as session:
             service = container.verification(session)
             institution = service.institution(caller.institution_id)
