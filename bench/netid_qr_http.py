@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -201,7 +202,12 @@ class Enroller:
         liveness = self.sign(
             device,
             "netid-liveness+jwt",
-            {"enrolment_id": enrolment_id, "result": "live", "iat": int(time.time())},
+            {
+                "enrolment_id": enrolment_id,
+                "result": "live",
+                "iat": int(time.time()),
+                "image_sha256": jose_keys.b64url_encode(hashlib.sha256(self.photo).digest()),
+            },
         )
         face = self.http.post(
             "/v1/enrolments/face",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import random
@@ -75,8 +76,15 @@ class Device:
     def sign(self, typ: str, payload: dict[str, Any]) -> str:
         return jws.sign_compact(self.key, header={"typ": typ}, payload=payload)
 
-    def liveness(self, enrolment_id: str, **overrides: Any) -> str:
-        payload = {"enrolment_id": enrolment_id, "result": "live", "iat": self.now()}
+    def liveness(self, enrolment_id: str, image: bytes | None = None, **overrides: Any) -> str:
+        """The device's signed liveness result for ``image`` (default: the live photo)."""
+        digest = hashlib.sha256(image if image is not None else live_photo()).digest()
+        payload = {
+            "enrolment_id": enrolment_id,
+            "result": "live",
+            "iat": self.now(),
+            "image_sha256": jose_keys.b64url_encode(digest),
+        }
         return self.sign("netid-liveness+jwt", {**payload, **overrides})
 
     def proof(self, aud: str, nonce: str | None = None, **overrides: Any) -> str:
@@ -145,12 +153,13 @@ class World:
     def face(self, enrolment_id: str, device: Device, image: bytes | None = None) -> Any:
         import base64
 
+        photo = image or live_photo()
         return self.http.post(
             "/v1/enrolments/face",
             json={
                 "enrolment_id": enrolment_id,
-                "face_image": base64.b64encode(image or live_photo()).decode(),
-                "liveness": device.liveness(enrolment_id),
+                "face_image": base64.b64encode(photo).decode(),
+                "liveness": device.liveness(enrolment_id, photo),
             },
         )
 

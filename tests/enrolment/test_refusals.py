@@ -131,7 +131,7 @@ def test_steps_out_of_order(world: World) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    ["wrong_enrolment", "not_live", "stale", "other_key", "wrong_typ"],
+    ["wrong_enrolment", "not_live", "stale", "other_key", "wrong_typ", "other_photo", "no_photo"],
 )
 def test_liveness_invalid(world: World, change: str) -> None:
     device = Device(world.clock)
@@ -141,6 +141,9 @@ def test_liveness_invalid(world: World, change: str) -> None:
         "not_live": lambda: device.liveness(enrolment_id, result="spoof"),
         "stale": lambda: device.liveness(enrolment_id, iat=device.now() - 61),
         "other_key": lambda: Device(world.clock).liveness(enrolment_id),
+        # A result for another photo (replayed with this one), or for no photo at all.
+        "other_photo": lambda: device.liveness(enrolment_id, other_face()),
+        "no_photo": lambda: device.liveness(enrolment_id, image_sha256=None),
         "wrong_typ": lambda: device.sign(
             "netid-proof+jwt", {"enrolment_id": enrolment_id, "result": "live", "iat": device.now()}
         ),
@@ -266,3 +269,12 @@ def test_otp_is_used_once(world: World) -> None:
     with world.container.transaction(write=False) as session:
         row = session.query(m.OneTimeCode).one()
         assert row.used_at is not None
+
+
+def test_a_code_typed_in_full_width_digits_is_the_same_code(world: World) -> None:
+    device = Device(world.clock)
+    enrolment_id = world.start("adult", device).json()["enrolment_id"]
+    assert world.face(enrolment_id, device).status_code == 200
+    full_width = "".join(chr(ord(d) - ord("0") + ord("０")) for d in world.last_code())
+    answer = world.otp(enrolment_id, full_width)  # as a Chinese input method may type it
+    assert answer.status_code == 200, answer.text

@@ -463,7 +463,11 @@ class EnrolmentService:
             secret = self._keyring.get(row.mac_key_id).secret
         except CryptoError:
             return OtpExpired()  # its key was retired: the code cannot be checked any more
-        given = code if isinstance(code, str) and len(code) == OTP_DIGITS else "-" * OTP_DIGITS
+        # NFKC first: a Chinese input method may type full-width digits (１２３４５６), which
+        # are the same code to the person.
+        typed = unicodedata.normalize("NFKC", code) if isinstance(code, str) else ""
+        fits = len(typed) == OTP_DIGITS and typed.isascii() and typed.isdigit()
+        given = typed if fits else "-" * OTP_DIGITS
         if hmac.compare_digest(self._code_mac(secret, row.id, given), row.code_mac):
             row.used_at = now
             row.tries = 0
@@ -693,10 +697,16 @@ class EnrolmentService:
         try:
             payload = self._device_jwt(liveness, device, LIVENESS_TYP)
             given = payload.get("enrolment_id")
+            # The result speaks for this photo only: a liveness result replayed with another
+            # image (within its 60 s) is refused.
+            photo = b64url_encode(hashlib.sha256(face_image).digest())
+            shown = payload.get("image_sha256")
             if (
                 not isinstance(given, str)
                 or not hmac.compare_digest(given.encode(), enrolment_id.encode())
                 or payload.get("result") != "live"
+                or not isinstance(shown, str)
+                or not hmac.compare_digest(shown.encode(), photo.encode())
             ):
                 raise ValueError("claims")
         except ValueError:

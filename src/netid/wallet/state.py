@@ -394,7 +394,7 @@ class WalletDir:
         key go; wallet.json keeps only the server (the network ID stays the person's, but
         this device no longer holds anything that proves it)."""
         config = self.config()
-        for name in (SESSION_FILE, QR_REFS_FILE, CREDENTIAL_FILE, KEY_FILE):
+        for name in (SESSION_FILE, QR_REFS_FILE, CREDENTIAL_FILE, KEY_FILE, LOCK_FILE):
             with contextlib.suppress(FileNotFoundError):
                 self._remove(name)
         self.save_config(replace(config, credential_id=None, network_id=None, enrolment=None))
