@@ -364,3 +364,19 @@ def test_a_consent_refusal_does_not_use_up_the_guardians_approval(world: World) 
     assert code(asked) == "consent_required"
     # … so the approved use is still there for the next scan.
     assert scan(world, bank, child.qr(), purpose="payment").status_code == 200
+
+
+def test_a_child_whose_guardian_deregistered_is_refused_clearly(world: World) -> None:
+    mother = Wallet(world, "mother")
+    child = Wallet(world, "child", token=mother.session)
+    bank = ApprovedInstitution(world.container)
+    with world.container.transaction(write=False) as session:
+        network_id = world.container.enrolment(session).network_id_of(world.person_id("mother"))
+    gone = world.http.post(
+        "/v1/me/deregister", json={"network_id": network_id}, headers=mother.bearer()
+    )
+    assert gone.status_code == 200, gone.text
+    # No guardian is left to approve: not a request nobody could ever see.
+    answer = scan(world, bank, child.qr(), purpose="payment")
+    assert answer.status_code == 403 and code(answer) == "guardian_not_enrolled"
+    assert "request_id" not in answer.json()["error"].get("details", {})

@@ -48,3 +48,12 @@ class ConsentDaysInvalid(InvalidInput):
 class NetworkIdMismatch(Forbidden):
     code = "network_id_mismatch"
     default_message = "The network ID is not yours."
+
+
+class NoGuardianEnrolled(Forbidden):
+    """A decision that belongs to a guardian (each use under 14, the consents of a child under
+    14) with no linked guardian enrolled to take it: refused, rather than a request nobody
+    could ever see."""
+
+    code = "guardian_not_enrolled"
+    default_message = "A guardian must decide this, and no linked guardian is enrolled."

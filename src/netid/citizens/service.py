@@ -25,6 +25,7 @@ from netid.citizens.errors import (
     ConsentDaysInvalid,
     MethodUnknown,
     NetworkIdMismatch,
+    NoGuardianEnrolled,
     RequestExpired,
     RequestNotFound,
     RequestNotPending,
@@ -358,6 +359,8 @@ class CitizenService:
         verification_id: str,
         ttl: dt.timedelta,
     ) -> tuple[str, bool]:
+        if not addressees:  # a ward whose guardians have all deregistered (or never enrolled)
+            raise NoGuardianEnrolled()
         now = self._clock.now()
         claim_text = " ".join(claims)
         keys = {
