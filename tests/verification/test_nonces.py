@@ -10,11 +10,13 @@ from collections.abc import Callable
 
 import pytest
 from redis import Redis
+from sqlalchemy import select
 
 from netid.container import Container
 from netid.verification.errors import NonceStoreUnavailable
+from netid.verification.models import QrNonce
 from netid.verification.nonces import DatabaseNonceStore, RedisNonceStore
-from netid.verification.repository import VerificationRepository
+from netid.verification.repository import PURGE_BATCH, VerificationRepository
 from tests.conftest import REDIS_URL
 
 NOW = dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.UTC)
@@ -107,3 +109,23 @@ def test_redis_down_fails_closed() -> None:
     store = RedisNonceStore(client, prefix="netid-test:down:")
     with pytest.raises(NonceStoreUnavailable):
         store.spend(secrets.token_bytes(16), expires_at=LATER, now=NOW)
+
+
+def test_spending_purges_expired_nonces_a_few_at_a_time(container: Container) -> None:
+    with container.transaction() as session:
+        repo = VerificationRepository(session)
+        for _ in range(10):
+            assert repo.insert_nonce(secrets.token_bytes(16), NOW - dt.timedelta(seconds=1))
+        live = secrets.token_bytes(16)
+        assert repo.insert_nonce(live, LATER)
+    with container.transaction() as session:
+        store = DatabaseNonceStore(VerificationRepository(session))
+        assert store.spend(secrets.token_bytes(16), expires_at=LATER, now=NOW)
+    with container.transaction(write=False) as session:
+        left = session.scalars(select(QrNonce.nonce)).all()
+    assert len(left) == 10 - PURGE_BATCH + 2  # a batch of the expired went; the live stayed
+    assert live in left
+    with container.transaction() as session:  # a live nonce is never purged: still spent
+        assert not DatabaseNonceStore(VerificationRepository(session)).spend(
+            live, expires_at=LATER, now=NOW
+        )

@@ -35,6 +35,9 @@ class DatabaseNonceStore:
         self._repo = repository
 
     def spend(self, nonce: bytes, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        # Housekeeping on the way: a nonce past its expiry can never be presented again (its
+        # token is refused by its time first), so its row is only weight.
+        self._repo.purge_nonces(now)
         return self._repo.insert_nonce(nonce, expires_at)
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from netid.verification.models import QrNonce
+
+# Expired nonces removed per redemption: more than one redemption adds, so the table stays
+# bounded by the last ~90 s of scans.
+PURGE_BATCH = 8
 
 
 class VerificationRepository:
@@ -27,6 +31,14 @@ class VerificationRepository:
             return False
         return True
 
-    def purge_nonces(self, before: dt.datetime) -> int:
-        result = self._session.execute(delete(QrNonce).where(QrNonce.expires_at < before))
+    def purge_nonces(self, before: dt.datetime, *, limit: int = PURGE_BATCH) -> int:
+        """Delete up to ``limit`` nonces that expired before ``before``. On PostgreSQL the rows
+        are chosen ``FOR UPDATE SKIP LOCKED``: two verifications purging at once never wait
+        for each other (they would otherwise queue on the same expired rows)."""
+        chosen = select(QrNonce.nonce).where(QrNonce.expires_at < before).limit(limit)
+        if self._session.get_bind().dialect.name == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        result = self._session.execute(
+            delete(QrNonce).where(QrNonce.nonce.in_(chosen.scalar_subquery()))
+        )
         return int(getattr(result, "rowcount", 0) or 0)
