@@ -137,6 +137,36 @@ def _check_common(
     return iat, exp, _str(payload, "jti", 64)
 
 
+def _mint_typed(
+    typ: str,
+    claims: Mapping[str, Any],
+    *,
+    key_id: str,
+    secret: bytes,
+    audience: str,
+    issued_at: int,
+    ttl: int,
+    max_ttl: int,
+    too_long: str,
+    jti: str,
+) -> str:
+    """Every token type's shared shape: ``typ``, ``aud``, ``iat``, ``exp`` = iat + ttl (at most
+    ``max_ttl``), ``jti``, and the type's own ``claims``."""
+    if not 0 < ttl <= max_ttl:
+        raise ValueError(too_long)
+    if not _JTI_RE.match(jti):
+        raise ValueError("jti must be 16-64 base64url characters")
+    payload = {
+        **claims,
+        "typ": typ,
+        "aud": audience,
+        "iat": issued_at,
+        "exp": issued_at + ttl,
+        "jti": jti,
+    }
+    return _mint(payload, key_id, secret)
+
+
 def mint_access_token(
     *,
     key_id: str,
@@ -151,22 +181,24 @@ def mint_access_token(
     jti: str,
 ) -> str:
     """An institution access token (``typ = "access"``). Pure: the caller supplies time and jti."""
-    if not 0 < ttl <= ACCESS_TOKEN_TTL_SECONDS:
-        raise ValueError("access tokens live at most 10 minutes")
-    if not _JTI_RE.match(jti):
-        raise ValueError("jti must be 16-64 base64url characters")
-    payload = {
-        "typ": "access",
-        "aud": audience,
+    claims = {
         "client_id": client_id,
         "institution_id": institution_id,
         "institution_code": institution_code,
         "scope": scope,
-        "iat": issued_at,
-        "exp": issued_at + ttl,
-        "jti": jti,
     }
-    return _mint(payload, key_id, secret)
+    return _mint_typed(
+        "access",
+        claims,
+        key_id=key_id,
+        secret=secret,
+        audience=audience,
+        issued_at=issued_at,
+        ttl=ttl,
+        max_ttl=ACCESS_TOKEN_TTL_SECONDS,
+        too_long="access tokens live at most 10 minutes",
+        jti=jti,
+    )
 
 
 def verify_access_token(
@@ -208,20 +240,18 @@ def mint_admin_token(
     """An interim administrator token (``typ = "admin"``)."""
     if role not in ADMIN_ROLES:
         raise ValueError("unknown administrator role")
-    if not 0 < ttl <= MAX_ADMIN_TOKEN_TTL_SECONDS:
-        raise ValueError("administrator tokens live at most 12 hours")
-    if not _JTI_RE.match(jti):
-        raise ValueError("jti must be 16-64 base64url characters")
-    payload = {
-        "typ": "admin",
-        "aud": audience,
-        "actor": actor,
-        "role": role,
-        "iat": issued_at,
-        "exp": issued_at + ttl,
-        "jti": jti,
-    }
-    return _mint(payload, key_id, secret)
+    return _mint_typed(
+        "admin",
+        {"actor": actor, "role": role},
+        key_id=key_id,
+        secret=secret,
+        audience=audience,
+        issued_at=issued_at,
+        ttl=ttl,
+        max_ttl=MAX_ADMIN_TOKEN_TTL_SECONDS,
+        too_long="administrator tokens live at most 12 hours",
+        jti=jti,
+    )
 
 
 def verify_admin_token(
@@ -282,20 +312,18 @@ def mint_wallet_token(
     """A citizen wallet session token (``typ = "wallet"``)."""
     if assurance not in WALLET_ASSURANCE:
         raise ValueError("unknown assurance level")
-    if not 0 < ttl <= WALLET_TOKEN_TTL_SECONDS:
-        raise ValueError("wallet sessions live at most 15 minutes")
-    if not _JTI_RE.match(jti):
-        raise ValueError("jti must be 16-64 base64url characters")
-    payload = {
-        "typ": "wallet",
-        "aud": audience,
-        "cid": credential_id,
-        "acr": assurance,
-        "iat": issued_at,
-        "exp": issued_at + ttl,
-        "jti": jti,
-    }
-    return _mint(payload, key_id, secret)
+    return _mint_typed(
+        "wallet",
+        {"cid": credential_id, "acr": assurance},
+        key_id=key_id,
+        secret=secret,
+        audience=audience,
+        issued_at=issued_at,
+        ttl=ttl,
+        max_ttl=WALLET_TOKEN_TTL_SECONDS,
+        too_long="wallet sessions live at most 15 minutes",
+        jti=jti,
+    )
 
 
 def verify_wallet_token(
