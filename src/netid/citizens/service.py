@@ -276,7 +276,7 @@ class CitizenService:
         age = self.age(person_id)
         minor = age is not None and age < GUARDIAN_USE_BELOW
         addressees = self._accounts.guardian_ids(person_id) if minor else [person_id]
-        group, created = self._open(
+        return self._open(
             kind="consent",
             person_id=person_id,
             addressees=addressees,
@@ -287,24 +287,8 @@ class CitizenService:
             claims=names,
             verification_id=verification_id,
             ttl=CONSENT_REQUEST_TTL,
+            details={"claims": names, "addressed_to": "guardians" if minor else "person"},
         )
-        self._record(
-            actor=f"institution:{institution_code}",
-            action="citizen.request.open",
-            outcome="opened" if created else "pending",
-            purpose=purpose,
-            person_id=person_id,
-            key=self._person_key(person_id),
-            details={
-                "request_id": group,
-                "kind": "consent",
-                "institution_id": institution_id,
-                "claims": names,
-                "verification_id": verification_id,
-                "addressed_to": "guardians" if minor else "person",
-            },
-        )
-        return group
 
     def open_guardian_use_request(
         self,
@@ -317,7 +301,7 @@ class CitizenService:
     ) -> str:
         """A request (10 min) to every guardian linked to the ward: one of them approves one
         use by this institution for this purpose. Returns its id; records the opening."""
-        group, created = self._open(
+        return self._open(
             kind="guardian_use",
             person_id=ward_person_id,
             addressees=self._accounts.guardian_ids(ward_person_id),
@@ -328,22 +312,8 @@ class CitizenService:
             claims=[],
             verification_id=verification_id,
             ttl=GUARDIAN_USE_TTL,
+            details={},
         )
-        self._record(
-            actor=f"institution:{institution_code}",
-            action="citizen.request.open",
-            outcome="opened" if created else "pending",
-            purpose=purpose,
-            person_id=ward_person_id,
-            key=self._person_key(ward_person_id),
-            details={
-                "request_id": group,
-                "kind": "guardian_use",
-                "institution_id": institution_id,
-                "verification_id": verification_id,
-            },
-        )
-        return group
 
     def _open(
         self,
@@ -358,7 +328,10 @@ class CitizenService:
         claims: list[str],
         verification_id: str,
         ttl: dt.timedelta,
-    ) -> tuple[str, bool]:
+        details: Mapping[str, Any],
+    ) -> str:
+        """Open (or reuse) the pending request of this kind for each addressee, under one group
+        id, and record the opening under the person's key; returns the group id."""
         if not addressees:  # a ward whose guardians have all deregistered (or never enrolled)
             raise NoGuardianEnrolled()
         now = self._clock.now()
@@ -404,7 +377,22 @@ class CitizenService:
             if row.group_id != group and created:
                 # Another verification opened the same request a moment earlier: use its id.
                 group, created = row.group_id, False
-        return group, created
+        self._record(
+            actor=f"institution:{institution_code}",
+            action="citizen.request.open",
+            outcome="opened" if created else "pending",
+            purpose=purpose,
+            person_id=person_id,
+            key=self._person_key(person_id),
+            details={
+                "request_id": group,
+                "kind": kind,
+                "institution_id": institution_id,
+                "verification_id": verification_id,
+                **details,
+            },
+        )
+        return group
 
     def _close(self, row: CitizenRequest, state: str, now: dt.datetime) -> None:
         row.state, row.decided_at, row.pending_key = state, now, None
