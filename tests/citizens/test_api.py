@@ -14,9 +14,7 @@ from sqlalchemy import select
 from netid.audit.service import tree_hasher
 from netid.citizens.models import CitizenRequest, MethodLock
 from netid.config import Settings
-from netid.credentials import sdjwt
 from netid.credentials import status_list as status_lists
-from netid.credentials.presentation import keys_from_jwks
 from netid.crypto.merkle import verify_inclusion
 from netid.enrolment import models as em
 from netid.institutions.schemas import InstitutionView
@@ -72,25 +70,6 @@ def refused(answer: Any, status: int, code: str) -> None:
     assert answer.json()["error"]["code"] == code
 
 
-def credential_status(world: World, credential: str) -> int:
-    jwks = world.http.get("/v1/credentials/jwks").json()
-    now = int(world.clock.now().timestamp())
-    verified = sdjwt.verify(
-        credential,
-        issuer_keys=keys_from_jwks(jwks),
-        now=now,
-        audience=None,
-        nonce=None,
-        require_key_binding=False,
-    )
-    assert verified.status is not None
-    token = world.http.get(verified.status.uri.removeprefix(world.base)).text
-    lst = status_lists.verify_token(
-        token, keys=keys_from_jwks(jwks), uri=verified.status.uri, now=now
-    )
-    return lst.status(verified.status.idx)
-
-
 def open_consent(world: World, person_id: str, bank: InstitutionView, claims: list[str]) -> str:
     with world.container.transaction() as session:
         return world.container.citizens(session).open_consent_request(
@@ -129,12 +108,12 @@ def test_locks_and_the_credential_lock_in_the_status_list(world: World) -> None:
         for m in ("document", "qr", "credential")
     ]
     assert ok(me.post("/v1/me/locks/credential"))["locked"] is True
-    assert credential_status(world, credential) == status_lists.SUSPENDED
+    assert world.credential_status(credential) == status_lists.SUSPENDED
     refused(
         me.delete("/v1/me/locks/credential", {"minutes": 5}), 400, "temporary_unlock_unsupported"
     )
     assert ok(me.delete("/v1/me/locks/credential"))["locked"] is False
-    assert credential_status(world, credential) == status_lists.VALID
+    assert world.credential_status(credential) == status_lists.VALID
 
     assert ok(me.post("/v1/me/locks/qr"))["locked"] is True
     unlocked = ok(me.delete("/v1/me/locks/qr", {"minutes": 15}))
@@ -348,7 +327,7 @@ def test_deregistration_erases_the_account_and_ends_the_session(
         assert pending
         # The other person's account is untouched.
         assert c.enrolment(session).account_key(other.person_id) is not None
-    assert credential_status(world, me.issued["credential"]) == status_lists.INVALID
+    assert world.credential_status(me.issued["credential"]) == status_lists.INVALID
     with c.transaction() as session:
         c.audit(session).cut_checkpoint()
     with c.transaction(write=False) as session:

@@ -21,7 +21,9 @@ from sqlalchemy import func, select
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import FixedClock
-from netid.credentials import jws
+from netid.credentials import jws, sdjwt
+from netid.credentials import status_list as status_lists
+from netid.credentials.presentation import keys_from_jwks
 from netid.crypto import jose_keys
 from netid.crypto.sm2 import Sm2PrivateKey
 from netid.documents import DocumentType
@@ -210,6 +212,26 @@ class World:
         answer = self.sign_in(credential_id, device)
         assert answer.status_code == 200, answer.text
         return str(answer.json()["token"])
+
+    def credential_status(self, credential: str) -> int:
+        """The credential's entry in its status list, read the way an offline verifier does:
+        signature with the JWKS, then the signed status list it names."""
+        jwks = self.http.get("/v1/credentials/jwks").json()
+        now = int(self.clock.now().timestamp())
+        verified = sdjwt.verify(
+            credential,
+            issuer_keys=keys_from_jwks(jwks),
+            now=now,
+            audience=None,
+            nonce=None,
+            require_key_binding=False,
+        )
+        assert verified.status is not None
+        token = self.http.get(verified.status.uri.removeprefix(self.base)).text
+        lst = status_lists.verify_token(
+            token, keys=keys_from_jwks(jwks), uri=verified.status.uri, now=now
+        )
+        return lst.status(verified.status.idx)
 
     # -- database peeks ----------------------------------------------------------------------
     def count(self, model: type[Any]) -> int:

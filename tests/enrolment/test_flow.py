@@ -67,25 +67,6 @@ def test_happy_path_issues_a_verifiable_credential(world: World, tmp_path: Path)
     assert lst.status(verified.status.idx) == status_lists.VALID
 
 
-def _status_of(world: World, credential: str) -> int:
-    jwks = world.http.get("/v1/credentials/jwks").json()
-    now = int(world.clock.now().timestamp())
-    verified = sdjwt.verify(
-        credential,
-        issuer_keys=keys_from_jwks(jwks),
-        now=now,
-        audience=None,
-        nonce=None,
-        require_key_binding=False,
-    )
-    assert verified.status is not None
-    token = world.http.get(verified.status.uri.removeprefix(world.base)).text
-    lst = status_lists.verify_token(
-        token, keys=keys_from_jwks(jwks), uri=verified.status.uri, now=now
-    )
-    return lst.status(verified.status.idx)
-
-
 def test_re_enrolment_keeps_the_network_id_and_revokes_the_old_credential(world: World) -> None:
     first_device, second_device = Device(world.clock), Device(world.clock)
     first = world.enrol("adult", first_device)
@@ -98,8 +79,8 @@ def test_re_enrolment_keeps_the_network_id_and_revokes_the_old_credential(world:
     assert second["network_id"] == first["network_id"]
     assert second["credential_id"] != first["credential_id"]
     # The old credential's bit flipped to INVALID; the new one is VALID.
-    assert _status_of(world, first["credential"]) == status_lists.INVALID
-    assert _status_of(world, second["credential"]) == status_lists.VALID
+    assert world.credential_status(first["credential"]) == status_lists.INVALID
+    assert world.credential_status(second["credential"]) == status_lists.VALID
     # The old session is refused on its very next request; the old credential cannot sign in.
     me = world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 401 and me.json()["error"]["code"] == "session_invalid"
@@ -118,11 +99,11 @@ def test_re_enrolment_keeps_the_credential_lock(world: World) -> None:
         "/v1/me/locks/credential", headers={"Authorization": f"Bearer {token}"}
     )
     assert locked.status_code == 200 and locked.json()["locked"] is True, locked.text
-    assert _status_of(world, first["credential"]) == status_lists.SUSPENDED
+    assert world.credential_status(first["credential"]) == status_lists.SUSPENDED
     second_device = Device(world.clock)
     second = world.enrol("adult", second_device)
-    assert _status_of(world, first["credential"]) == status_lists.INVALID
-    assert _status_of(world, second["credential"]) == status_lists.SUSPENDED
+    assert world.credential_status(first["credential"]) == status_lists.INVALID
+    assert world.credential_status(second["credential"]) == status_lists.SUSPENDED
     token = world.session(second["credential_id"], second_device)
     me = world.http.get("/v1/wallet/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["status"] == "suspended"
@@ -132,8 +113,8 @@ def test_re_enrolment_keeps_the_credential_lock(world: World) -> None:
     )
     assert unlocked.status_code == 200 and unlocked.json()["locked"] is False, unlocked.text
     third = world.enrol("adult", Device(world.clock))
-    assert _status_of(world, second["credential"]) == status_lists.INVALID
-    assert _status_of(world, third["credential"]) == status_lists.VALID
+    assert world.credential_status(second["credential"]) == status_lists.INVALID
+    assert world.credential_status(third["credential"]) == status_lists.VALID
 
 
 def test_audit_trail_of_an_enrolment(world: World) -> None:

@@ -221,13 +221,12 @@ def test_suspension_shows_in_the_status_list(
     world: World, enrolled: tuple[Device, dict[str, Any]]
 ) -> None:
     from netid.credentials import status_list as status_lists
-    from tests.enrolment.test_flow import _status_of
 
     _, issued = enrolled
     person_id = world.person_id("adult")
     with world.container.transaction() as session:
         assert world.container.enrolment(session).set_credential_suspended(person_id, True) == 1
-    assert _status_of(world, issued["credential"]) == status_lists.SUSPENDED
+    assert world.credential_status(issued["credential"]) == status_lists.SUSPENDED
     with world.container.transaction() as session:
         world.container.enrolment(session).set_credential_suspended(person_id, False)
-    assert _status_of(world, issued["credential"]) == status_lists.VALID
+    assert world.credential_status(issued["credential"]) == status_lists.VALID
