@@ -31,17 +31,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netid.config import Settings
+from bench.registry_import import fresh_container
 from netid.container import Container
 from netid.core.clock import today_in_china
 from netid.credentials import jws, sdjwt
 from netid.crypto import jose_keys
-from netid.crypto.sealing import generate_seal_key
 from netid.documents import DocumentType, synth
 from netid.enrolment.models import Enrolment
 from netid.enrolment.schemas import CitizenPrincipal
 from netid.enrolment.service import _hash_secret
-from netid.keys.master import format_master_key
 from netid.keys.schemas import KeyPurpose
 from netid.registry.schemas import parse_record
 
@@ -120,21 +118,8 @@ def _ready_enrolment(container: Container, number: str, device: Any) -> str:
 
 
 def run(backend: str, people: int, workdir: Path) -> dict[str, Any]:
-    schema = None
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    else:
-        url, schema = PG_URL, f"bench_{secrets.token_hex(4)}"
-    settings = Settings(
-        data_dir=workdir,
-        database_url=url,
-        database_schema=schema,
-        master_key=format_master_key(generate_seal_key()),
-    )
-    container = Container(settings)
-    container.migrate()
-    with container.transaction() as session:
-        container.keyring_service(session).initialise()
+    container = fresh_container(backend, workdir)
+    schema = container.settings.database_schema
     today = today_in_china(container.clock)
     records = _records(people, today)
     with container.registry_unit() as registry:

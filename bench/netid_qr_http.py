@@ -42,6 +42,7 @@ from bench.verification_http import (
     bench_institution,
     bench_token,
     free_port,
+    ready_container,
     relaxed_monitoring_rules,
     server_rss_mib,
     serving,
@@ -273,14 +274,7 @@ def adults_with_phones(population: Path, count: int, seed: int) -> list[dict[str
 
 
 def prepare(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    container = Container(settings_of(env))
-    container.migrate()
-    master, _ = container.ensure_master_key()
-    with container.transaction() as session:
-        keys = container.keyring_service(session, master)
-        if not keys.is_initialised():
-            keys.initialise()
-        keys.ensure_all_purposes()
+    container = ready_container(settings_of(env))
     workdir = Path(env["NETID_DATA_DIR"])
     population = workdir / "people.jsonl"
     today = today_in_china(SystemClock())

@@ -41,9 +41,9 @@ PG_URL = os.environ.get(
 )
 
 
-def child(
-    backend: str, file: Path, workdir: Path, lookups: int, batch_size: int, workers: int
-) -> dict[str, Any]:
+def fresh_container(backend: str, workdir: Path) -> Container:
+    """A new bench database (a SQLite file in ``workdir``, or a PostgreSQL schema of its own),
+    migrated, with a fresh master key and keyring."""
     schema = None
     if backend == "sqlite":
         url = f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -59,6 +59,14 @@ def child(
     container.migrate()
     with container.transaction() as session:
         container.keyring_service(session).initialise()
+    return container
+
+
+def child(
+    backend: str, file: Path, workdir: Path, lookups: int, batch_size: int, workers: int
+) -> dict[str, Any]:
+    container = fresh_container(backend, workdir)
+    schema = container.settings.database_schema
     today = today_in_china(SystemClock())
     report = io.StringIO()
     started = time.perf_counter()

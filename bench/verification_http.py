@@ -102,14 +102,9 @@ def environment(workdir: Path, backend: str, people: int, seed: int) -> dict[str
     return env
 
 
-def prepare(workdir: Path, env: dict[str, str], people: int, seed: int) -> dict[str, Any]:
-    """The cached registry, sample and bench institution (built once)."""
-    settings = Settings(
-        data_dir=Path(env["NETID_DATA_DIR"]),
-        database_url=env.get("NETID_DATABASE_URL"),
-        database_schema=env.get("NETID_DATABASE_SCHEMA"),
-        master_key_file=Path(env["NETID_MASTER_KEY_FILE"]),
-    )
+def ready_container(settings: Settings) -> Container:
+    """A container on a migrated database with its master key and a key of every purpose, as
+    `netid keys init` leaves it (idempotent: a cached bench database is reused)."""
     container = Container(settings)
     container.migrate()
     master, _ = container.ensure_master_key()
@@ -118,6 +113,18 @@ def prepare(workdir: Path, env: dict[str, str], people: int, seed: int) -> dict[
         if not keys.is_initialised():
             keys.initialise()
         keys.ensure_all_purposes()
+    return container
+
+
+def prepare(workdir: Path, env: dict[str, str], people: int, seed: int) -> dict[str, Any]:
+    """The cached registry, sample and bench institution (built once)."""
+    settings = Settings(
+        data_dir=Path(env["NETID_DATA_DIR"]),
+        database_url=env.get("NETID_DATABASE_URL"),
+        database_schema=env.get("NETID_DATABASE_SCHEMA"),
+        master_key_file=Path(env["NETID_MASTER_KEY_FILE"]),
+    )
+    container = ready_container(settings)
     done = workdir / "prepared.json"
     facts: dict[str, Any] = json.loads(done.read_text()) if done.exists() else {}
     if not facts:

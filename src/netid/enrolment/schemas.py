@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 from netid.crypto.jose_keys import JosePublicKey
+from netid.policy.schemas import AGE_MARKERS as AGE_MARKER_CLAIMS
+from netid.policy.schemas import PLAINTEXT_CLAIMS
 
 # -- constants (docs/decisions/0005) -------------------------------------------------------------
 ENROLMENT_TTL: Final = dt.timedelta(minutes=30)  # chip read → completion
@@ -32,18 +34,8 @@ STATUS_LIST_SIZE: Final = 2**17
 STATUS_LIST_TTL_SECONDS: Final = 300  # how long a relying party may cache a list
 STATUS_LIST_LIFETIME_SECONDS: Final = 24 * 3600
 VCT: Final = "urn:netid:credential:network-identity:1"
-DISCLOSABLE_CLAIMS: Final = (
-    "name",
-    "document_type",
-    "document_number",
-    "birth_date",
-    "sex",
-    "nationality",
-    "age_over_14",
-    "age_over_16",
-    "age_over_18",
-    "age_over_60",
-)
+# The policy vocabulary's plaintext claims and age markers, each selectively disclosable.
+DISCLOSABLE_CLAIMS: Final = PLAINTEXT_CLAIMS + AGE_MARKER_CLAIMS
 
 Assurance = Literal["L1", "L2", "L3"]
 ASSURANCE_LEVELS: Final[tuple[Assurance, ...]] = ("L1", "L2", "L3")
