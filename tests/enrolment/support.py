@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import json
 import random
 import re
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
-from PIL import Image, ImageEnhance
 from sqlalchemy import func, select
 
 from netid.config import Settings
@@ -32,7 +30,7 @@ from netid.enrolment import models as m
 from netid.registry.schemas import parse_record
 from netid.web.app import create_app
 from tests.conftest import Backend
-from tests.faces.photos import photo
+from tests.faces.photos import jpeg, photo
 from tests.registry.factories import TODAY, person_record
 
 ACTOR = "operator:test"
@@ -40,16 +38,6 @@ NOW = dt.datetime(2026, 11, 22, 4, 0, tzinfo=dt.UTC)  # 12:00 in China, on TODAY
 assert NOW.date() == TODAY
 PIN = "R7k#p2-q"
 OTP_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
-
-
-def jpeg(data: bytes, *, brightness: float = 1.0, crop: int = 0) -> bytes:
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    if crop:
-        image = image.crop((crop, crop, image.width - crop, image.height - crop))
-    image = ImageEnhance.Brightness(image).enhance(brightness)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def live_photo() -> bytes:

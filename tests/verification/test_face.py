@@ -7,25 +7,15 @@ import io
 from typing import Any
 
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from netid.container import Container
 from netid.institutions.schemas import InstitutionView
-from tests.faces.photos import photo
+from tests.faces.photos import jpeg, photo
 from tests.verification.support import ACTOR, People, approved, load_people
 from tests.verification.test_service import answer_of, ask, refusal_of, verification_records
 
 pytestmark = pytest.mark.db
-
-
-def jpeg(data: bytes, *, brightness: float = 1.0, crop: int = 0) -> bytes:
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    if crop:
-        image = image.crop((crop, crop, image.width - crop, image.height - crop))
-    image = ImageEnhance.Brightness(image).enhance(brightness)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 @pytest.fixture
