@@ -36,9 +36,8 @@ from netid.db.engine import make_engine
 from netid.wallet import state
 from tests.cli.test_serve import free_port
 from tests.conftest import BACKENDS, DEFAULT_PG_URL
-from tests.faces.photos import photo
+from tests.faces.photos import jpeg, photo
 from tests.registry.factories import person_record
-from tests.verification.test_face import jpeg
 
 # With its server fixture the module runs past a minute per backend; still in the default run.
 pytestmark = pytest.mark.slow
