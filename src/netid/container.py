@@ -21,6 +21,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from netid.accounts.repository import AccountRepository
+from netid.accounts.service import AccountService
 from netid.admins.repository import AdminRepository
 from netid.admins.service import AdminService
 from netid.audit.repository import LogRepository
@@ -61,6 +63,8 @@ from netid.oauth.repository import OAuthRepository
 from netid.oauth.schemas import ADMIN_TOKEN_TTL_SECONDS, ClientDirectory, RegisteredClient
 from netid.oauth.service import TokenService
 from netid.oauth.tokens import mac_keys, mint_admin_token
+from netid.oidc.repository import OidcRepository
+from netid.oidc.service import OidcService
 from netid.policy.schemas import AGE_MARKERS, PLAINTEXT_CLAIMS, Catalogue
 from netid.policy.service import load_catalogue
 from netid.registry.repository import RegistryRepository
@@ -397,6 +401,17 @@ class Container:
             issuer=self.api_base_url(),
         )
 
+    # -- password accounts (netid.accounts; docs/decisions/0006 "Without a wallet") -------
+    def accounts(self, session: Session) -> AccountService:
+        return AccountService(
+            repository=AccountRepository(session),
+            registry=self.registry(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            sms=self.sms_sender(session),
+        )
+
     # -- citizen controls (netid.citizens) --------------------------------------------------
     def citizens(self, session: Session) -> CitizenService:
         catalogue = self.catalogue()
@@ -524,6 +539,31 @@ class Container:
             clock=self.clock,
             token_endpoint=self.token_endpoint_url(),
             api_audience=self.api_audience(),
+        )
+
+    # -- OpenID Connect (netid.oidc, docs/decisions/0006) -----------------------------------
+    def oidc_issuer(self) -> str:
+        """The OpenID Provider's issuer: the public URL (OIDC Discovery §3: ``iss`` equals it)."""
+        return self.api_base_url()
+
+    def userinfo_audience(self) -> str:
+        return f"{self.api_base_url()}/oidc/userinfo"
+
+    def oidc(self, session: Session) -> OidcService:
+        return OidcService(
+            repository=OidcRepository(session),
+            institutions=self.institutions(session),
+            verification=lambda: self.verification(session),
+            consents=self.consents(session),
+            registry=self.registry(session),
+            accounts=lambda: self.accounts(session),
+            tokens=self.token_service(session),
+            keyring=self.keyring(),
+            recorder=self.recorder(session),
+            clock=self.clock,
+            catalogue=self.catalogue(),
+            issuer=self.oidc_issuer(),
+            userinfo_audience=self.userinfo_audience(),
         )
 
     # -- administrators (netid.admins; web/auth.py require_action reads these) -------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netid.accounts import models as accounts_models
 from netid.admins import models as admins_models
 from netid.audit import models as audit_models
 from netid.billing import models as billing_models
@@ -13,12 +14,14 @@ from netid.institutions import models as institutions_models
 from netid.keys import models as keys_models
 from netid.monitoring import models as monitoring_models
 from netid.oauth import models as oauth_models
+from netid.oidc import models as oidc_models
 from netid.registry import models as registry_models
 from netid.sms import models as sms_models
 from netid.verification import models as verification_models
 
 __all__ = [
     "Base",
+    "accounts_models",
     "admins_models",
     "audit_models",
     "billing_models",
@@ -29,6 +32,7 @@ __all__ = [
     "keys_models",
     "monitoring_models",
     "oauth_models",
+    "oidc_models",
     "registry_models",
     "sms_models",
     "verification_models",

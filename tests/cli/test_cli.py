@@ -95,7 +95,7 @@ def test_operator_workflow(netid: Netid, tmp_path: Path) -> None:
     ] == originals
 
     public = netid.json("keys", "export-public")
-    assert {k["kty"] for k in public["jwks"]["keys"]} == {"OKP", "EC"}
+    assert {k["kty"] for k in public["jwks"]["keys"]} == {"OKP", "EC", "RSA"}  # RSA: RS256
     assert public["sm2"][0]["pem"].startswith("-----BEGIN PUBLIC KEY-----")
     assert (
         "d"

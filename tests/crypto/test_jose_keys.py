@@ -137,9 +137,11 @@ def test_unsupported_keys_and_algorithms() -> None:
     with pytest.raises(InvalidKeyMaterial):
         verify(p384.public_key(), bytes(64), b"m")
     with pytest.raises(ValueError):
-        generate_private_key("RS256")  # type: ignore[arg-type]
+        generate_private_key("RS384")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        load_private_key("RS256", bytes(32))  # type: ignore[arg-type]
+        load_private_key("RS384", bytes(32))  # type: ignore[arg-type]
+    with pytest.raises(InvalidKeyMaterial):  # RS256 takes PKCS#8 DER (tests/crypto/test_jose_rs256)
+        load_private_key("RS256", bytes(32))
 
 
 # --- JWK -----------------------------------------------------------------------------------

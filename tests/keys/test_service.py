@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jws
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
 from netid.container import Container
+from netid.crypto import jose_keys
 from netid.crypto.errors import SealedValueInvalid, UnknownKey
+from netid.crypto.jose_keys import private_bytes_raw
 from netid.crypto.sealing import generate_seal_key, open_sealed, seal
 from netid.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey
 from netid.keys.errors import KeyringAlreadyInitialised, KeyStillInUse, MasterKeyMismatch
-from netid.keys.export import public_key_document
+from netid.keys.export import public_jose_key, public_key_document
 from netid.keys.models import KeyRecord
-from netid.keys.schemas import KeyPurpose, KeyState
+from netid.keys.schemas import SIGNING_PURPOSES, KeyPurpose, KeyState
+from netid.keys.service import jose_private_key
 from tests.conftest import Backend
 
 pytestmark = pytest.mark.db
@@ -116,22 +121,64 @@ def test_public_export_verifies_signatures_made_with_the_private_keys(
     signature = Sm2PrivateKey.from_private_value(sm2.secret).sign(b"checkpoint")
     [entry] = document["sm2"]
     Sm2PublicKey.from_pem(entry["pem"].encode()).verify(signature, b"checkpoint")
-    # Ed25519 and ES256: joserfc verifies a JWS against the exported JWKS.
-    from netid.crypto import jose_keys
-
+    # Ed25519, ES256 and RS256: joserfc verifies a JWS against the exported JWKS.
     key_set = KeySet.import_key_set(document["jwks"])
+    kty = {"EdDSA": "OKP", "ES256": "EC", "RS256": "RSA"}
     for purpose, alg, jws_alg in (
         (KeyPurpose.ED25519_SIGNING, "EdDSA", "Ed25519"),
         (KeyPurpose.ES256_SIGNING, "ES256", "ES256"),
+        (KeyPurpose.RS256_SIGNING, "RS256", "RS256"),
     ):
         loaded = keyring.active(purpose)
         private = jose_keys.load_private_key(alg, loaded.secret)  # type: ignore[arg-type]
+        assert private_bytes_raw(jose_private_key(loaded)) == loaded.secret
         header = {"alg": jws_alg, "kid": loaded.key_id}
         from joserfc.jwk import import_key
 
-        jwk = import_key(private, "OKP" if alg == "EdDSA" else "EC")
+        jwk = import_key(private, kty[alg])  # type: ignore[arg-type]
         token = jws.serialize_compact(header, b"payload", jwk, algorithms=[jws_alg])
         assert jws.deserialize_compact(token, key_set, algorithms=[jws_alg]).payload == b"payload"
+    [rs256] = [k for k in document["jwks"]["keys"] if k["kty"] == "RSA"]
+    assert (
+        rs256["alg"] == "RS256" and rs256["kid"] == keyring.active(KeyPurpose.RS256_SIGNING).key_id
+    )
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(rs256)
+
+
+def test_rs256_signing_key_is_rsa_2048_with_an_spki_public_half(container: Container) -> None:
+    loaded = container.keyring().active(KeyPurpose.RS256_SIGNING)
+    assert loaded.algorithm == "rs256" and KeyPurpose.RS256_SIGNING in SIGNING_PURPOSES
+    private = jose_private_key(loaded)
+    assert isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048
+    with container.transaction() as session:
+        [public] = [
+            k for k in container.keyring_service(session).public_keys() if k.key_id == loaded.key_id
+        ]
+    assert public.public == private.public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    )
+    public_key = public_jose_key(public)
+    assert public_key is not None
+    jose_keys.verify(public_key, jose_keys.sign(private, b"id token"), b"id token")
+    # Not a JOSE key: no public JOSE key, and no private one either.
+    assert public_jose_key(container.keyring().active(KeyPurpose.DATA)) is None
+    with pytest.raises(UnknownKey):
+        jose_private_key(container.keyring().active(KeyPurpose.DATA))
+
+
+def test_ensure_all_purposes_adds_rs256_to_an_older_keyring(
+    container: Container, db: Backend
+) -> None:
+    """A keyring made before issue 6 gets its RS256 key from ``netid keys init``."""
+    rs256 = container.keyring().active(KeyPurpose.RS256_SIGNING)
+    with db.engine.begin() as conn:
+        conn.execute(KeyRecord.__table__.delete().where(KeyRecord.key_id == rs256.key_id))
+    with container.transaction() as session:
+        created = container.keyring_service(session).ensure_all_purposes()
+    assert [(k.purpose, k.algorithm) for k in created] == [(KeyPurpose.RS256_SIGNING, "rs256")]
+    with container.transaction() as session:
+        keyring = container.keyring_service(session).load()
+    assert isinstance(jose_private_key(keyring.active(KeyPurpose.RS256_SIGNING)), rsa.RSAPrivateKey)
 
 
 def test_another_process_rotation_reaches_this_one(container: Container, db: Backend) -> None:

@@ -162,6 +162,44 @@ def client_scan(
     _verify_and_emit(institution, body, receipt=receipt)
 
 
+@client_app.command("oidc-register")
+def client_oidc_register(
+    institution: Annotated[Path, typer.Option(help="The institution's client file", exists=True)],
+    redirect_uri: Annotated[
+        list[str], typer.Option("--redirect-uri", help="An exact redirect URI (repeatable)")
+    ],
+    post_logout_redirect_uri: Annotated[
+        list[str] | None, typer.Option("--logout-uri", help="A post-logout redirect URI")
+    ] = None,
+    sector_identifier_uri: Annotated[
+        str | None, typer.Option(help="For redirect URIs on several hosts (OIDC Core §8.1)")
+    ] = None,
+    auth_method: Annotated[
+        str, typer.Option(help="private_key_jwt (the client file's key) or client_secret_basic")
+    ] = "private_key_jwt",  # noqa: S107
+    id_token_alg: Annotated[str, typer.Option(help="RS256 or ES256")] = "RS256",  # noqa: S107
+    default_purpose: Annotated[str | None, typer.Option(help="A registered purpose")] = None,
+) -> None:
+    """Register this institution's OpenID Connect client (``PUT /v1/oidc/client``). A
+    client_secret_basic secret is printed once."""
+    from netid.cli.main import emit
+
+    body: dict[str, Any] = {
+        "redirect_uris": redirect_uri,
+        "post_logout_redirect_uris": post_logout_redirect_uri or [],
+        "token_endpoint_auth_method": auth_method,
+        "id_token_signed_response_alg": id_token_alg,
+    }
+    if sector_identifier_uri:
+        body["sector_identifier_uri"] = sector_identifier_uri
+    if default_purpose:
+        body["default_purpose"] = default_purpose
+    answer = RelyingParty(ClientFile.load(institution)).call("PUT", "/v1/oidc/client", body)
+    emit({"status": answer.status, "answer": answer.body})
+    if answer.status != 200:
+        raise typer.Exit(1)
+
+
 def _verify_and_emit(institution: Path, body: dict[str, Any], *, receipt: bool) -> None:
     """POST the verification (after getting a token), print the answer (and the receipt),
     and exit 1 on a refusal."""

@@ -295,6 +295,7 @@ def keys_retire(key_id: str) -> None:
         references += c.institutions(session).references_to_key(key_id)
         references += c.outbox(session).references_to_key(key_id)
         references += c.enrolment(session).references_to_key(key_id)
+        references += c.accounts(session).references_to_key(key_id)
         info = c.keyring_service(session).retire(key_id, references=references)
         c.recorder(session).record(
             actor=c.operator_actor(),

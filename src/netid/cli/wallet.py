@@ -459,6 +459,26 @@ def requests(as_json: JsonOption = False) -> None:
     _show(_wallet().requests(), as_json)
 
 
+@wallet_app.command("scan")
+@command
+def scan(
+    text: Annotated[str, typer.Argument(help="The scanned text: netid://login?r=…")],
+    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking")] = False,
+    deny_login: Annotated[bool, typer.Option("--deny", help="Deny without asking")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Log in at a website: show who asks, why and for what, then approve or deny. Compare
+    the check code with the one on the website's page."""
+    wallet = _wallet()
+    handle, request = wallet.login_request(text)
+    if not (yes or deny_login):
+        typer.echo(_plain(request), err=True)
+        approve_it = typer.confirm("Approve this login?", default=False, err=True)
+    else:
+        approve_it = yes and not deny_login
+    _show(wallet.decide_login(handle, approve=approve_it), as_json)
+
+
 @wallet_app.command("approve")
 @command
 def approve(request_id: str, as_json: JsonOption = False) -> None:

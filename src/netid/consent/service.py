@@ -91,6 +91,11 @@ class ConsentService:
         rows = self._repo.live(person_id, institution_id, purpose, self._clock.now())
         return frozenset(name for row in rows for name in row.claims.split())
 
+    def live(self, person_id: str, institution_id: str, purpose: str) -> list[ConsentView]:
+        """The consents in force now for this institution and purpose."""
+        rows = self._repo.live(person_id, institution_id, purpose, self._clock.now())
+        return [_view(r) for r in rows]
+
     def of_person(self, person_id: str) -> list[ConsentView]:
         return [_view(r) for r in self._repo.of_person(person_id)]
 

@@ -14,7 +14,8 @@ class KeyPurpose(StrEnum):
     PAIRWISE = "pairwise"  # HMAC-SM3 for pairwise pseudonyms; never rotated (versioned)
     SM2_SIGNING = "sm2_signing"  # receipts, log checkpoints (GM/T 0003)
     ED25519_SIGNING = "ed25519_signing"  # checkpoint co-signature, credentials
-    ES256_SIGNING = "es256_signing"  # OIDC ID tokens
+    ES256_SIGNING = "es256_signing"  # OIDC ID tokens (on request)
+    RS256_SIGNING = "rs256_signing"  # OIDC ID tokens: RS256, which OIDC Core §15.1 requires
     TOKEN_MAC = "token_mac"  # noqa: S105 (a purpose name) HMAC-SM3 over bearer tokens
 
 
@@ -26,11 +27,17 @@ ALGORITHMS: dict[KeyPurpose, str] = {
     KeyPurpose.SM2_SIGNING: "sm2-sm3",
     KeyPurpose.ED25519_SIGNING: "ed25519",
     KeyPurpose.ES256_SIGNING: "es256",
+    KeyPurpose.RS256_SIGNING: "rs256",
     KeyPurpose.TOKEN_MAC: "hmac-sm3",
 }
 
 SIGNING_PURPOSES = frozenset(
-    {KeyPurpose.SM2_SIGNING, KeyPurpose.ED25519_SIGNING, KeyPurpose.ES256_SIGNING}
+    {
+        KeyPurpose.SM2_SIGNING,
+        KeyPurpose.ED25519_SIGNING,
+        KeyPurpose.ES256_SIGNING,
+        KeyPurpose.RS256_SIGNING,
+    }
 )
 # Rotating the pairwise key would change every pseudonym every institution holds.
 NON_ROTATABLE = frozenset({KeyPurpose.PAIRWISE})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from netid.core.clock import Clock
@@ -62,15 +62,34 @@ def _new_material(purpose: KeyPurpose) -> tuple[bytes, bytes | None]:
     if algorithm == "sm2-sm3":
         sm2 = Sm2PrivateKey.generate()
         return sm2.private_value(), sm2.public_key().uncompressed()
-    jose_key = jose_keys.generate_private_key("EdDSA" if algorithm == "ed25519" else "ES256")
+    jose_key = jose_keys.generate_private_key(JOSE_ALGORITHMS[algorithm])
     return jose_keys.private_bytes_raw(jose_key), public_bytes(jose_key.public_key())
 
 
+# Keyring algorithm name → JWS "alg" of the key (the names load_private_key takes).
+JOSE_ALGORITHMS: dict[str, jose_keys.JoseAlgorithm] = {
+    "ed25519": "EdDSA",
+    "es256": "ES256",
+    "rs256": "RS256",
+}
+
+
 def public_bytes(key: jose_keys.JosePublicKey) -> bytes:
-    """Ed25519: the 32-byte key (RFC 8032); P-256: the X9.62 uncompressed point."""
+    """Ed25519: the 32-byte key (RFC 8032); P-256: the X9.62 uncompressed point; RSA: the
+    SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7 with RFC 8017 Appendix A.1.1)."""
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    if isinstance(key, rsa.RSAPublicKey):
+        return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def jose_private_key(key: LoadedKey) -> jose_keys.JosePrivateKey:
+    """The private JOSE key of a loaded ``ed25519`` / ``es256`` / ``rs256`` keyring entry."""
+    alg = JOSE_ALGORITHMS.get(key.algorithm)
+    if alg is None:
+        raise UnknownKey(details={"key_id": key.key_id})
+    return jose_keys.load_private_key(alg, key.secret)
 
 
 class Keyring:

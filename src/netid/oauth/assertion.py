@@ -106,23 +106,9 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
 def _candidate_keys(
     alg: str, kid: str | None, jwks: Sequence[Mapping[str, Any]]
 ) -> list[tuple[str | None, jose_keys.JosePublicKey]]:
-    kty, crv = _KEY_TYPE_FOR_ALG[alg]
-    found: list[tuple[str | None, jose_keys.JosePublicKey]] = []
-    for jwk in jwks:
-        if jwk.get("kty") != kty or jwk.get("crv") != crv:
-            continue
-        jwk_kid = jwk.get("kid")
-        if kid is not None and jwk_kid != kid:
-            continue
-        jwk_alg = jwk.get("alg")
-        if jwk_alg is not None and _KEY_TYPE_FOR_ALG.get(str(jwk_alg)) != (kty, crv):
-            continue
-        try:
-            key = jose_keys.public_key_from_jwk(jwk)
-        except CryptoError:
-            continue  # a registered key we cannot read never verifies anything
-        found.append((jwk_kid if isinstance(jwk_kid, str) else None, key))
-    return found
+    # The selection rules are shared with OIDC request objects (netid.oidc.request_object);
+    # the algorithm table stays this module's own.
+    return jose_keys.select_registered_keys(alg, kid, jwks, key_types=_KEY_TYPE_FOR_ALG)
 
 
 def _int_claim(claims: Mapping[str, Any], name: str, *, required: bool) -> int | None:

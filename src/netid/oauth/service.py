@@ -118,6 +118,10 @@ class TokenService:
             raise InvalidRequest("grant_type is required.")
         if request.grant_type != GRANT_TYPE_CLIENT_CREDENTIALS:
             raise UnsupportedGrantType()
+        return self.identify_assertion_client(request)
+
+    def identify_assertion_client(self, request: TokenRequest) -> RegisteredClient:
+        """The client a ``private_key_jwt`` assertion claims to be (nothing verified yet)."""
         # RFC 6749 §5.2: no client authentication, or an unsupported method: invalid_client.
         if request.client_assertion_type != CLIENT_ASSERTION_TYPE_JWT_BEARER:
             raise InvalidClient("unsupported_authentication")
@@ -135,19 +139,18 @@ class TokenService:
             raise InvalidClient("unknown_client")
         return client
 
-    def _issue(self, client: RegisteredClient, request: TokenRequest) -> IssuedToken:
+    def verify_assertion(self, client: RegisteredClient, request: TokenRequest) -> None:
+        """RFC 7523 §3 for an identified client: active, signature and claims, jti once."""
         if not client.active:  # only active institutions get tokens
             raise InvalidClient("inactive")
         now = self._clock.now()
-        ts = int(now.timestamp())
         assertion = verify_client_assertion(
             request.client_assertion or "",
             client_id=client.client_id,
             jwks=client.jwks,
             audience=self._token_endpoint,
-            now=ts,
+            now=int(now.timestamp()),
         )
-        scope = self._scope(request.scope)
         self._repo.purge_expired(
             client_id=client.client_id, before=now - dt.timedelta(seconds=CLOCK_SKEW_SECONDS)
         )
@@ -160,6 +163,12 @@ class TokenService:
         )
         if not fresh:
             raise InvalidClient("replay")
+
+    def _issue(self, client: RegisteredClient, request: TokenRequest) -> IssuedToken:
+        # The scope before the assertion's jti is spent: a bad scope leaves the jti usable.
+        scope = self._scope(request.scope)
+        self.verify_assertion(client, request)
+        ts = int(self._clock.now().timestamp())
         key = self._keyring.active(KeyPurpose.TOKEN_MAC)
         jti = _new_jti()
         token = mint_access_token(

@@ -350,3 +350,66 @@ def verify_wallet_token(
         expires_at=exp,
         key_id=key_id,
     )
+
+
+# -- OpenID Connect access tokens (docs/decisions/0006: typ "oidc", 5 minutes) ----------------
+# Payload: ``aud`` ({public_url}/oidc/userinfo), ``gid`` (the grant), ``cid`` (client id),
+# ``iat``, ``exp``, ``jti``. The grant row is read on every use: revoking it (a replayed code)
+# or the institution's freeze counts at once.
+OIDC_TOKEN_TTL_SECONDS = 5 * 60
+
+
+@dataclass(frozen=True)
+class OidcAccessClaims:
+    grant_id: str
+    client_id: str
+    audience: str
+    issued_at: int
+    expires_at: int
+    jti: str
+    key_id: str
+
+
+def mint_oidc_token(
+    *,
+    key_id: str,
+    secret: bytes,
+    grant_id: str,
+    client_id: str,
+    audience: str,
+    issued_at: int,
+    ttl: int,
+    jti: str,
+) -> str:
+    """An OpenID Connect access token for userinfo (``typ = "oidc"``)."""
+    return _mint_typed(
+        "oidc",
+        {"gid": grant_id, "cid": client_id},
+        key_id=key_id,
+        secret=secret,
+        audience=audience,
+        issued_at=issued_at,
+        ttl=ttl,
+        max_ttl=OIDC_TOKEN_TTL_SECONDS,
+        too_long="OpenID Connect access tokens live at most 5 minutes",
+        jti=jti,
+    )
+
+
+def verify_oidc_token(
+    token: str, keys: Mapping[str, bytes], now: dt.datetime | int, audience: str
+) -> OidcAccessClaims:
+    """Check an OpenID Connect access token; any failure is :class:`InvalidToken`."""
+    payload, key_id = _open(token, keys)
+    iat, exp, jti = _check_common(
+        payload, typ="oidc", audience=audience, now=_timestamp(now), max_ttl=OIDC_TOKEN_TTL_SECONDS
+    )
+    return OidcAccessClaims(
+        grant_id=_str(payload, "gid", 32),
+        client_id=_str(payload, "cid", 64),
+        audience=audience,
+        issued_at=iat,
+        expires_at=exp,
+        jti=jti,
+        key_id=key_id,
+    )

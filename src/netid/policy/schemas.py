@@ -15,7 +15,15 @@ from types import MappingProxyType
 
 from netid.policy.errors import UnknownPricePlan, UnknownVerificationType
 
-VERIFICATION_TYPES: tuple[str, ...] = ("id2", "id3_phone", "age_over", "face", "status", "netid_qr")
+VERIFICATION_TYPES: tuple[str, ...] = (
+    "id2",
+    "id3_phone",
+    "age_over",
+    "face",
+    "status",
+    "netid_qr",
+    "oidc",
+)
 PLAINTEXT_CLAIMS: tuple[str, ...] = (
     "name",
     "document_type",

@@ -695,6 +695,10 @@ class RegistryService:
         row = self._repo.person_key(person_id)
         return self._person_key(row) if row else None
 
+    def person_key(self, person_id: str) -> SealKey | None:
+        """The person's key (it seals their access-record references); None once shredded."""
+        return self._subject_key(person_id)
+
     def store_face_template(
         self, person_id: str, *, model: str, template: bytes, actor: str
     ) -> None:

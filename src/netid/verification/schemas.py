@@ -14,7 +14,7 @@ from netid.enrolment.schemas import CredentialRef, QrCredential
 from netid.registry.service import VerificationSubject
 
 DocumentVerificationType = Literal["id2", "id3_phone", "age_over", "face", "status"]
-VerificationType = Literal["id2", "id3_phone", "age_over", "face", "status", "netid_qr"]
+VerificationType = Literal["id2", "id3_phone", "age_over", "face", "status", "netid_qr", "oidc"]
 AssuranceLevel = Literal["L1", "L2", "L3"]
 ASSURANCE_RANK: dict[str, int] = {"L1": 1, "L2": 2, "L3": 3}
 # A QR token is ≤ 400 characters by design (docs/decisions/0005); the cap leaves room.
@@ -101,6 +101,24 @@ class QrVerificationRequest(BaseModel):
         if len(set(self.claims)) != len(self.claims):
             raise ValueError("claims are listed once each")
         return self
+
+    def fingerprint_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class LoginVerificationRequest(BaseModel):
+    """An OpenID Connect login (type ``oidc``, docs/decisions/0006): the person authenticated
+    at the provider (wallet or password), so the institution names nobody; it is counted,
+    charged and recorded like any verification."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["oidc"] = "oidc"
+    purpose: Code
+    claims: list[Code] = Field(default_factory=list, max_length=16)
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    authorization_id: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    min_assurance: AssuranceLevel | None = None
 
     def fingerprint_document(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

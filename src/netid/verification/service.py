@@ -17,7 +17,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from netid.audit.service import AccessRecorder, canonical_json
 from netid.billing.service import BillingService
@@ -59,12 +59,20 @@ from netid.verification.schemas import (
     CitizenControls,
     CredentialDirectory,
     InlineReceipt,
+    LockableMethod,
+    LoginVerificationRequest,
     QrVerificationRequest,
     VerificationAnswer,
     VerificationRequest,
 )
 
-AnyRequest = VerificationRequest | QrVerificationRequest
+ApiRequest = VerificationRequest | QrVerificationRequest  # what POST /v1/verifications takes
+AnyRequest = ApiRequest | LoginVerificationRequest
+LoginMethod = Literal["wallet", "password"]
+# The person's lock that governs each login method (docs/decisions/0006): a wallet login is a
+# use of the wallet towards an institution like a QR code; a password login starts from the
+# document number.
+LOGIN_LOCK: dict[str, LockableMethod] = {"wallet": "qr", "password": "document"}
 # Dynamic QR codes (docs/decisions/0005): the server clock decides (SEC-07), with this much
 # tolerance for the phone's clock either way.
 QR_CLOCK_SKEW_SECONDS = 30
@@ -195,13 +203,13 @@ class VerificationService:
         except NetidError as refusal:
             return refusal
 
-    def verify(self, institution_id: str, request: AnyRequest) -> Outcome:
+    def verify(self, institution_id: str, request: ApiRequest) -> Outcome:
         institution = self.institution(institution_id)
         if isinstance(institution, NetidError):
             return self.refuse_inactive_caller(institution_id, request, institution)
         return self.verify_for(institution, request)
 
-    def verify_for(self, institution: InstitutionView, request: AnyRequest) -> Outcome:
+    def verify_for(self, institution: InstitutionView, request: ApiRequest) -> Outcome:
         if isinstance(request, QrVerificationRequest):
             return self._verify_qr(institution, request)
         query = self._query(institution, request)
@@ -342,11 +350,17 @@ class VerificationService:
         return True, None
 
     def _release(
-        self, query: _Query, decision: Decision, subject: VerificationSubject
+        self,
+        query: _Query,
+        decision: Decision,
+        subject: VerificationSubject,
+        *,
+        consented_now: frozenset[str] = frozenset(),
     ) -> dict[str, str | bool]:
-        """The asked claims' values; those needing separate consent only if it was given."""
+        """The asked claims' values; those needing separate consent only if it was given
+        (remembered, or ``consented_now``: ticked by the person for this very request)."""
         if decision.consent_required:
-            granted = self._consents.granted_claims(
+            granted = consented_now | self._consents.granted_claims(
                 subject.person_id, query.institution.id, query.request.purpose
             )
             missing = decision.consent_required - granted
@@ -389,6 +403,59 @@ class VerificationService:
                 verification_id=query.record_id,
             )
         return ConsentRequired(details=details)
+
+    # -- OpenID Connect logins (oidc) ------------------------------------------------------
+    def authorize_login(
+        self,
+        institution_id: str,
+        request: LoginVerificationRequest,
+        *,
+        person_id: str,
+        method: LoginMethod,
+        assurance: str,
+        consented_now: frozenset[str] = frozenset(),
+    ) -> Outcome:
+        """An OIDC login as a verification (docs/decisions/0006 "Completion"): policy,
+        monitoring, the person's lock, assurance, consent (remembered, or ``consented_now``
+        ticked on the consent page), guardian, quota; then one access record (the receipt) and
+        the charge. The answer carries the pairwise pseudonym (the OIDC ``sub``) and the
+        released claims."""
+        institution = self.institution(institution_id)
+        if isinstance(institution, NetidError):
+            return self.refuse_inactive_caller(institution_id, request, institution)
+        query = self._query(institution, request)
+        subject: VerificationSubject | None = None
+        record_key: RecordKey | None = None
+        try:
+            decision = self._decide(query)
+            if method == "wallet":
+                account_key = self._credentials.account_key(person_id)
+                if account_key is not None:
+                    record_key = RecordKey(person_id, account_key)
+                subject = self._credentials.unsafe_open_subject_of(person_id)
+            else:
+                subject = self._registry.unsafe_open_person_subject(person_id)
+            if subject is None:
+                raise CredentialStale()
+            monitored = self._monitored(query, self._subject_number(subject))
+            self._monitor.admit(monitored)
+            if self._citizens.is_locked(person_id, LOGIN_LOCK[method]):
+                raise MethodLocked()
+            self._monitor.conclude(monitored, matched=True)
+            if request.min_assurance and (
+                ASSURANCE_RANK.get(assurance, 0) < ASSURANCE_RANK[request.min_assurance]
+            ):
+                raise AssuranceInsufficient(
+                    details={"required": request.min_assurance, "reached": assurance}
+                )
+            released = self._release(query, decision, subject, consented_now=consented_now)
+            self._require_guardian_approval(query, subject)
+            self._institutions.consume_quota(institution.id, request.type)
+        except NetidError as refusal:
+            return self._refused(query, refusal, subject, record_key=record_key)
+        answer = self._answer(query, decision, subject, True, released, {}, record_key=record_key)
+        answer.assurance = assurance
+        return Outcome(answer=answer, refusal=None)
 
     # -- the dynamic QR code (netid_qr) -----------------------------------------------------
     def _verify_qr(self, institution: InstitutionView, request: QrVerificationRequest) -> Outcome:

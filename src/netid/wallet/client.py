@@ -265,6 +265,15 @@ class WalletClient:
     def deregister(self, token: str, network_id: str) -> Any:
         return self._post("/v1/me/deregister", {"network_id": network_id}, token=token)
 
+    # -- logging in at a website (OpenID Connect, docs/decisions/0006) ----------------------
+    def login_request(self, token: str, handle: str) -> JsonObject:
+        path = f"/v1/wallet/logins/{_segment(handle)}"
+        return _require(self.request("GET", path, token=token).body, "institution", "claims")
+
+    def decide_login(self, token: str, handle: str, decision: str) -> JsonObject:
+        path = f"/v1/wallet/logins/{_segment(handle)}"
+        return _require(self._post(path, {"decision": decision}, token=token), "status")
+
     # -- issuer metadata (public) ------------------------------------------------------------
     def issuer(self) -> str:
         """The platform's public URL (``GET /.well-known/jwt-vc-issuer``): the ``iss`` of its

@@ -80,6 +80,11 @@ class ConfirmationMismatch(InvalidInput):
     default_message = "The network ID given does not match this wallet's."
 
 
+class LoginTextInvalid(InvalidInput):
+    code = "login_text_invalid"
+    default_message = "This is not a netid login code (netid://login?r=…)."
+
+
 class PinInputInvalid(InvalidInput):
     code = "pin_input_invalid"
     default_message = "No PIN was given."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,6 +31,7 @@ from netid.wallet.errors import (
     AlreadyEnrolled,
     ClaimNotInCredential,
     ConfirmationMismatch,
+    LoginTextInvalid,
     NoEnrolment,
     NotEnrolled,
     NotLoggedIn,
@@ -467,6 +469,16 @@ class Wallet:
     def requests(self) -> Any:
         return self._authorised(self.client().requests)
 
+    # -- logging in at a website (docs/decisions/0006) ---------------------------------------
+    def login_request(self, text: str) -> tuple[str, Any]:
+        """(handle, what the login asks: institution, purpose, claims, check code)."""
+        handle = login_handle_of(text)
+        return handle, self._authorised(lambda t: self.client().login_request(t, handle))
+
+    def decide_login(self, handle: str, *, approve: bool) -> Any:
+        decision = "approve" if approve else "deny"
+        return self._authorised(lambda t: self.client().decide_login(t, handle, decision))
+
     def approve(self, request_id: str) -> Any:
         return self._authorised(lambda t: self.client().approve(t, request_id))
 
@@ -518,3 +530,16 @@ def _issuer_payload(credential: str) -> dict[str, Any]:
     except CredentialError:
         return {}
     return payload
+
+
+def login_handle_of(text: str) -> str:
+    """The handle in a scanned login text ``netid://login?r=<handle>`` (the QR code of a
+    website's login page, or its same-device link)."""
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme != "netid" or parts.netloc != "login":
+        raise LoginTextInvalid()
+    values = urllib.parse.parse_qs(parts.query)
+    handles = values.get("r", [])
+    if len(handles) != 1 or not 16 <= len(handles[0]) <= 64 or not handles[0].isascii():
+        raise LoginTextInvalid()
+    return handles[0]

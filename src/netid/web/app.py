@@ -19,6 +19,7 @@ from netid.db.engine import check_database
 from netid.db.migrate import is_up_to_date
 from netid.documents import check_document_number, check_uscc
 from netid.web import (
+    routes_accounts,
     routes_admin,
     routes_billing,
     routes_citizens,
@@ -27,10 +28,12 @@ from netid.web import (
     routes_log,
     routes_monitoring,
     routes_oauth,
+    routes_oidc,
     routes_verification,
     routes_wallet,
 )
 from netid.web.errors import error_response, install_error_handlers
+from netid.web.pages import StaticAssets
 from netid.web.responses import JSONBody
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -120,6 +123,10 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(routes_enrolment.router(container))
     app.include_router(routes_wallet.router(container))
     app.include_router(routes_citizens.router(container))
+    app.include_router(routes_oidc.router(container))
+    app.include_router(routes_accounts.router(container))
+    # The pages' CSS and scripts (netid/web/static), for the CSP's 'self' sources.
+    app.mount("/static", StaticAssets(), name="static")
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

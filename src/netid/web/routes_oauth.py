@@ -1,5 +1,7 @@
 """``POST /oauth2/token``: OAuth 2.0 client credentials (RFC 6749 §4.4) with
-``private_key_jwt`` client authentication (RFC 7523 §2.2/§3, OIDC Core §9).
+``private_key_jwt`` client authentication (RFC 7523 §2.2/§3, OIDC Core §9), and the OpenID
+Connect authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3; ``private_key_jwt`` or
+``client_secret_basic``, docs/decisions/0006).
 
 The form is parsed here (no multipart dependency): ``application/x-www-form-urlencoded`` only,
 at most :data:`MAX_FORM_BYTES`, each parameter at most once (RFC 6749 §3.2), unknown ones
@@ -11,8 +13,9 @@ write lock never blocks the event loop.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -24,6 +27,7 @@ from netid.core.errors import NetidError
 from netid.oauth.errors import InvalidClient, InvalidRequest, OAuthRequestError
 from netid.oauth.schemas import IssuedToken, TokenRequest
 from netid.oauth.service import TokenRefusal
+from netid.oidc.schemas import TokenAnswer
 from netid.web.errors import public_error, status_for
 from netid.web.responses import JSONBody
 
@@ -57,6 +61,30 @@ def _refusal_response(error: TokenRefusal) -> JSONBody:
 
 
 def parse_form(content_type: str | None, body: bytes) -> TokenRequest:
+    form = parse_pairs(content_type, body)
+    values: dict[str, Any] = {name: form.get(name) or None for name in _FIELDS}
+    return TokenRequest(**values)
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1 ``client_secret_basic``: Basic base64(urlencode(id) ":" urlencode(secret));
+    None without such a header; a malformed one is ``invalid_client``."""
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):
+        raise InvalidClient("malformed_basic") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id:
+        raise InvalidClient("malformed_basic")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def parse_pairs(content_type: str | None, body: bytes) -> dict[str, str]:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise InvalidRequest("The body must be application/x-www-form-urlencoded.")
@@ -77,12 +105,30 @@ def parse_form(content_type: str | None, body: bytes) -> TokenRequest:
         if name in form:
             raise InvalidRequest("A parameter is repeated.")
         form[name] = value
-    values: dict[str, Any] = {name: form.get(name) or None for name in _FIELDS}
-    return TokenRequest(**values)
+    return form
 
 
 def router(container: Container) -> APIRouter:
     api = APIRouter(tags=["oauth"])
+
+    def exchange_code(pairs: dict[str, str], basic: tuple[str, str] | None) -> JSONBody:
+        """grant_type=authorization_code (OIDC Core §3.1.3, docs/decisions/0006)."""
+        try:
+            with container.transaction() as session:
+                result = container.oidc(session).exchange(pairs, basic=basic)
+        except NetidError as error:
+            return oauth_error_response(status_for(error), "server_error", error.message)
+        except DBAPIError as error:
+            public = public_error(error)
+            return oauth_error_response(status_for(public), "server_error", public.message)
+        if isinstance(result, TokenAnswer):
+            return JSONBody(result.to_json(), headers=_NO_STORE)
+        if isinstance(result, InvalidClient):
+            response = oauth_error_response(401, result.oauth_error, result.message)
+            if basic is not None:
+                response.headers["WWW-Authenticate"] = 'Basic realm="netid"'
+            return response
+        return oauth_error_response(400, result.oauth_error, result.message)
 
     @api.post(
         "/oauth2/token",
@@ -95,13 +141,15 @@ def router(container: Container) -> APIRouter:
                     "application/x-www-form-urlencoded": {
                         "schema": {
                             "type": "object",
-                            "required": [
-                                "grant_type",
-                                "client_assertion_type",
-                                "client_assertion",
-                            ],
+                            "required": ["grant_type"],
                             "properties": {
-                                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                                "grant_type": {
+                                    "type": "string",
+                                    "enum": ["client_credentials", "authorization_code"],
+                                },
+                                "code": {"type": "string"},
+                                "redirect_uri": {"type": "string"},
+                                "code_verifier": {"type": "string"},
                                 "client_assertion_type": {
                                     "type": "string",
                                     "enum": [
@@ -122,9 +170,14 @@ def router(container: Container) -> APIRouter:
         """Exchange a client assertion signed with the institution's registered key (ES256 or
         EdDSA; ``iss`` = ``sub`` = client id, ``aud`` = this URL, lifetime ≤ 5 min, ``jti``
         once) for a bearer access token valid 10 minutes for ``/v1``."""
+        body = await request.body()
         try:
-            form = parse_form(request.headers.get("content-type"), await request.body())
-        except OAuthRequestError as error:
+            pairs = parse_pairs(request.headers.get("content-type"), body)
+            if pairs.get("grant_type") == "authorization_code":
+                basic = parse_basic(request.headers.get("authorization"))
+                return await run_in_threadpool(exchange_code, pairs, basic)
+            form = parse_form(request.headers.get("content-type"), body)
+        except (OAuthRequestError, InvalidClient) as error:
             return _refusal_response(error)
 
         def work() -> IssuedToken | TokenRefusal:

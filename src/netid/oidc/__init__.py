@@ -1,0 +1,1 @@
+"""OpenID Connect provider (issue 6, docs/decisions/0006-openid-connect.md)."""
