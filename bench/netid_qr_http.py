@@ -250,7 +250,13 @@ class Enroller:
             headers={"Authorization": f"Bearer {signed_in.json()['token']}"},
         )
         assert refs.status_code == 200, refs.text
-        return {"device": device, "refs": refs.json()["refs"], "complete_s": complete_seconds}
+        return {
+            "device": device,
+            "refs": refs.json()["refs"],
+            "complete_s": complete_seconds,
+            "session": signed_in.json()["token"],  # 15 minutes: long enough for a benchmark
+            "person_id": person_id,
+        }
 
 
 def adults_with_phones(population: Path, count: int, seed: int) -> list[dict[str, Any]]:
