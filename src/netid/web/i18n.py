@@ -131,10 +131,6 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "zh-CN": "表单已失效，请重新填写。",
         "en": "The form has expired. Please fill it in again.",
     },
-    "account.error.rate_limited": {
-        "zh-CN": "请求过于频繁，请稍后再试。",
-        "en": "Too many attempts. Please try again later.",
-    },
 }
 
 
