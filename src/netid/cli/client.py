@@ -176,7 +176,7 @@ def client_oidc_register(
     ] = None,
     auth_method: Annotated[
         str, typer.Option(help="private_key_jwt (the client file's key) or client_secret_basic")
-    ] = "private_key_jwt",  # noqa: S107
+    ] = "private_key_jwt",
     id_token_alg: Annotated[str, typer.Option(help="RS256 or ES256")] = "RS256",  # noqa: S107
     default_purpose: Annotated[str | None, typer.Option(help="A registered purpose")] = None,
 ) -> None:

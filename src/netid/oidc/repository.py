@@ -105,6 +105,9 @@ class OidcRepository:
     def session(self, cookie_hash: bytes) -> OidcSession | None:
         return self._session.get(OidcSession, cookie_hash)
 
+    def purge_sessions(self, before: dt.datetime) -> None:
+        self._session.execute(delete(OidcSession).where(OidcSession.expires_at < before))
+
     def end_session(self, cookie_hash: bytes, now: dt.datetime) -> None:
         self._session.execute(
             update(OidcSession)

@@ -734,6 +734,7 @@ class OidcService:
         now = self._clock.now()
         # Dead grants go, and their sealed claims with them (no later use can need them).
         self._repo.purge_grants(now - dt.timedelta(seconds=OIDC_TOKEN_TTL_SECONDS))
+        self._repo.purge_sessions(now)
         code = _new_secret()
         grant = OidcGrant(
             id=new_row_id(),
