@@ -31,7 +31,9 @@ from netid.crypto.jose_keys import (
 
 V = json.loads((Path(__file__).parent / "vectors" / "rfc7515_a2_rs256.json").read_text())
 A2, T = V["rfc7515_a2"], V["rfc7638_3_1"]
-KEY = generate_private_key("RS256")  # one 2048-bit key for the module: generation is slow
+_GENERATED = generate_private_key("RS256")  # one 2048-bit key for the module: generation is slow
+assert isinstance(_GENERATED, rsa.RSAPrivateKey)
+KEY: rsa.RSAPrivateKey = _GENERATED
 WEAK = rsa.generate_private_key(65537, 1024)
 
 

@@ -489,7 +489,7 @@ class EnrolledWallet:
 
     def scan(self, login_text: str, *, approve: bool = True) -> Any:
         """``netid wallet scan TEXT --yes`` (the lead's command, docs/decisions/0006)."""
-        return self.run("scan", login_text, "--yes" if approve else "--no")
+        return self.run("scan", login_text, "--yes" if approve else "--deny")
 
     def _last_code(self, purpose: str) -> str | None:
         try:

@@ -345,7 +345,8 @@ def test_bad_form_fields(client: TestClient, bank: Institution) -> None:
     cases: list[tuple[dict[str, str], int, str]] = [
         ({k: v for k, v in form(good).items() if k != "grant_type"}, 400, "invalid_request"),
         (form(good, grant_type="password"), 400, "unsupported_grant_type"),
-        (form(good, grant_type="authorization_code"), 400, "unsupported_grant_type"),
+        # The code grant is for registered OIDC clients only (docs/decisions/0006).
+        (form(good, grant_type="authorization_code"), 401, "invalid_client"),
         (form(good, client_assertion_type="urn:x"), 401, "invalid_client"),
         ({k: v for k, v in form(good).items() if k != "client_assertion"}, 401, "invalid_client"),
         (form(good, scope="everything"), 400, "invalid_scope"),

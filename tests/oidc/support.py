@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi.testclient import TestClient
@@ -20,6 +21,9 @@ from netid.crypto.pairwise import pairwise_pseudonym
 from netid.keys.schemas import KeyPurpose
 from tests.enrolment.support import World
 from tests.verification.support import approved
+
+if TYPE_CHECKING:
+    from tests.verification.test_qr import Wallet
 
 LOGIN_URI_RE = re.compile(r'data-login-uri="([^"]+)"')
 
@@ -54,6 +58,7 @@ class RelyingParty:
         auth_method: str = "private_key_jwt",
         id_token_alg: str = "RS256",
         register: bool = True,
+        quotas: dict[str, int] | None = None,
     ) -> None:
         self.world = world
         self.key = jose_keys.generate_private_key("ES256")
@@ -62,6 +67,7 @@ class RelyingParty:
             industry=industry,
             purposes=list(purposes),
             website=f"https://{host}",
+            quotas=quotas,
             jwks=[jose_keys.public_jwk(self.key, "k1")],
         )
         assert self.view.client_id and self.view.code
@@ -169,3 +175,62 @@ def handle_of(page_html: str) -> str:
 def browser_for(world: World) -> TestClient:
     """A second browser (its own cookie jar) on the same app."""
     return TestClient(world.http.app, base_url=str(world.http.base_url))
+
+
+def wallet_login(
+    world: World, rp: RelyingParty, wallet: Wallet, browser: TestClient, **kw: str
+) -> tuple[Login, str]:
+    """Authorize, approve in the wallet; returns the login and the consent URL."""
+    login, answer = rp.authorize(browser, **kw)
+    assert answer.status_code == 303, answer.text
+    assert login.location.startswith("/oidc/login/"), login.location
+    page = browser.get(login.location)
+    assert page.status_code == 200, page.text
+    handle = handle_of(page.text)
+    decided = world.http.post(
+        f"/v1/wallet/logins/{handle}", json={"decision": "approve"}, headers=wallet.bearer()
+    )
+    assert decided.status_code == 200, decided.text
+    status = browser.get(login.location + "/status")
+    assert status.status_code == 200 and status.json()["status"] == "authenticated"
+    return login, str(status.json()["next"])
+
+
+def finish(browser: TestClient, consent_url: str, **form: Any) -> Any:
+    """The consent step: the page's answer if it redirects at once, else the approval."""
+    page = browser.get(consent_url, follow_redirects=False)
+    if page.status_code == 303:
+        return page
+    assert page.status_code == 200, page.text
+    return browser.post(consent_url, data={"decision": "approve", **form}, follow_redirects=False)
+
+
+def code_for(
+    world: World,
+    rp: RelyingParty,
+    wallet: Wallet,
+    browser: TestClient | None = None,
+    *,
+    consent: dict[str, Any] | None = None,
+    **kw: str,
+) -> tuple[Login, str]:
+    """A whole wallet login up to the code at the redirect URI: (login, code)."""
+    browser = browser if browser is not None else browser_for(world)
+    login, consent_url = wallet_login(world, rp, wallet, browser, **kw)
+    done = finish(browser, consent_url, **(consent or {}))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"].startswith(login.redirect_uri), done.headers["location"]
+    back = query_of(done.headers["location"])
+    assert "code" in back, back
+    return login, back["code"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def payload_of_jwt(token: str) -> dict[str, Any]:
+    """The claims of a compact JWS, unverified (for tests that verify elsewhere)."""
+    part = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded

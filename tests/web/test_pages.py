@@ -132,7 +132,8 @@ def test_render_sets_language_headers_and_frame(lang: str) -> None:
 def test_security_headers_are_exact() -> None:
     assert SECURITY_HEADERS == {
         "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",

@@ -27,7 +27,7 @@ class InvalidRequest(OAuthRequestError):
 class UnsupportedGrantType(OAuthRequestError):
     code = "unsupported_grant_type"
     oauth_error = "unsupported_grant_type"
-    default_message = "Only the client_credentials grant is supported."
+    default_message = "The grants are client_credentials and authorization_code."
 
 
 class InvalidScope(OAuthRequestError):

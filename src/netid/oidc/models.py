@@ -116,6 +116,8 @@ class OidcSession(Base):
     person_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
+    # Single sign-on stays with the institution the person approved (docs/decisions/0006).
+    institution_id: Mapped[str] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(16))
     acr: Mapped[str] = mapped_column(String(2))
     amr: Mapped[str] = mapped_column(String(64))

@@ -26,14 +26,14 @@ from netid.core.clock import Clock
 from netid.core.errors import NetidError
 from netid.core.ids import new_row_id
 from netid.crypto import jose_keys
-from netid.crypto.errors import CryptoError
 from netid.crypto.sealing import open_sealed, seal
 from netid.crypto.sm3 import hmac_sm3, sm3
 from netid.enrolment.schemas import CitizenPrincipal
 from netid.institutions.schemas import InstitutionStatus, InstitutionView
 from netid.institutions.service import InstitutionService
+from netid.keys.export import public_jose_key
 from netid.keys.schemas import KeyPurpose
-from netid.keys.service import Keyring
+from netid.keys.service import Keyring, jose_private_key
 from netid.oauth.errors import InvalidClient, InvalidRequest, OAuthRequestError
 from netid.oauth.schemas import TokenRequest
 from netid.oauth.service import TokenService
@@ -192,6 +192,10 @@ class OidcService:
             sector = redirects.sector_identifier(uris, body.sector_identifier_uri, listed)
         except ValueError as error:
             reason = getattr(error, "reason", "invalid")
+            if isinstance(error, redirects.SectorDocumentUnavailable):
+                # One reason for every fetch failure: the differences (refused, timed out,
+                # wrong type) would let an institution probe our network through the fetch.
+                reason = "sector_document_unavailable"
             raise ClientRegistrationInvalid(details={"reason": reason}) from None
         if sector != institution.sector:
             raise ClientRegistrationInvalid(
@@ -271,7 +275,7 @@ class OidcService:
         """OIDC Core §3.1.2.1–§3.1.2.2. Client and redirect URI first (errors about them are
         shown, never redirected); then everything else, answered at the redirect URI."""
         client_id = params.get("client_id") or ""
-        client = self._repo.client(client_id) if client_id else None
+        client = self._repo.client(client_id) if _plausible_id(client_id) else None
         found = self._institutions.client_keys(client_id) if client else None
         if client is None or found is None:
             return ErrorPage("invalid_client", ClientUnknown.default_message)
@@ -279,11 +283,14 @@ class OidcService:
         redirect_uri = params.get("redirect_uri") or ""
         if redirect_uri not in client.redirect_uris:  # exact match (RFC 9700 §4.1.3)
             return ErrorPage("invalid_request", RedirectUriMismatch.default_message)
-        state = params.get("state")
-        if state is not None and len(state) > MAX_STATE:
-            state = None  # not echoed: too long to be ours to carry
+        state = _echoable(params.get("state"))
         try:
             merged = self._merge_request_object(params, client_id, redirect_uri, jwks)
+            # RFC 9101 §5: the request object's state wins, also for the errors found later.
+            state = _echoable(merged.get("state"))
+            if any("\x00" in value for value in merged.values()):
+                # No parameter of ours holds a NUL (nor can a PostgreSQL text column).
+                raise AuthorizationRequestInvalid("A parameter holds a NUL character.")
             if institution.status is not InstitutionStatus.ACTIVE or not institution.code:
                 raise AccessDenied("The institution is not active.")
             return self._start(client, institution, merged, browser_cookie, session_cookie)
@@ -361,6 +368,9 @@ class OidcService:
             raise AuthorizationRequestInvalid(
                 _PKCE_MESSAGES.get(error.reason, "PKCE (S256) is required.")
             ) from None
+        state = params.get("state")
+        if state is not None and len(state) > MAX_STATE:
+            raise AuthorizationRequestInvalid("The state is too long.")
         nonce = params.get("nonce")
         if nonce is not None and not 0 < len(nonce) <= MAX_NONCE:
             raise AuthorizationRequestInvalid("The nonce is too long.")
@@ -402,7 +412,7 @@ class OidcService:
             scope=scope,
             claims=" ".join(claims),
             purpose=purpose,
-            state=params.get("state"),
+            state=state,
             nonce=nonce,
             code_challenge=challenge,
             acr_min=acr_min,
@@ -452,7 +462,8 @@ class OidcService:
     ) -> OidcAuthorization:
         """The transaction if this browser holds it (a relayed QR code moves only the browser
         that holds the cookie), not expired."""
-        row = self._repo.authorization(authorization_id) if len(authorization_id) <= 32 else None
+        plausible = len(authorization_id) <= 32 and _plausible_id(authorization_id)
+        row = self._repo.authorization(authorization_id) if plausible else None
         if row is None or not _plausible_cookie(browser_cookie):
             raise LoginRequestNotFound()
         assert browser_cookie is not None
@@ -596,7 +607,15 @@ class OidcService:
         row = self._browser_authorization(authorization_id, browser_cookie)
         if row.status != _STATUS_PENDING:
             raise LoginRequestDecided()
+        # The password way in reaches L1 only: refuse before the password is checked and a
+        # code is sent to the person's phone for a login that cannot succeed.
+        self._require_password_assurance(row)
         return self._accounts().start_login(document_number, password)
+
+    @staticmethod
+    def _require_password_assurance(row: OidcAuthorization) -> None:
+        if row.acr_min and ASSURANCE_RANK[row.acr_min] > ASSURANCE_RANK["L1"]:
+            raise AssuranceInsufficient(details={"required": row.acr_min, "reached": "L1"})
 
     def password_finish(
         self, authorization_id: str, browser_cookie: str | None, *, challenge_id: str, code: str
@@ -604,8 +623,7 @@ class OidcService:
         row = self._browser_authorization(authorization_id, browser_cookie)
         if row.status != _STATUS_PENDING:
             raise LoginRequestDecided()
-        if row.acr_min and ASSURANCE_RANK[row.acr_min] > ASSURANCE_RANK["L1"]:
-            raise AssuranceInsufficient(details={"required": row.acr_min, "reached": "L1"})
+        self._require_password_assurance(row)
         logged_in = self._accounts().finish_login(challenge_id, code)
         person = AuthenticatedPerson(
             person_id=logged_in.person_id, method="password", acr="L1", amr=PASSWORD_AMR
@@ -822,7 +840,7 @@ class OidcService:
             raise InvalidRequest("Use one client authentication method.")
         if basic is not None:
             client_id, secret = basic
-            client = self._repo.client(client_id) if 0 < len(client_id) <= 64 else None
+            client = self._repo.client(client_id) if _plausible_id(client_id) else None
             if client is None or client.token_endpoint_auth_method != "client_secret_basic":
                 raise InvalidClient("unknown_client")
             if not self._secret_matches(client, secret):
@@ -860,7 +878,8 @@ class OidcService:
         code = form.get("code") or ""
         if not code or len(code) > 128:
             raise InvalidRequest("code is required.")
-        grant = self._repo.grant_by_code(_hash(code))
+        # Our codes are base64url: anything else (a non-ASCII value) names no grant.
+        grant = self._repo.grant_by_code(_hash(code)) if code.isascii() else None
         now = self._clock.now()
         if grant is None or grant.client_id != client.client_id:
             raise GrantInvalid("unknown_code")
@@ -945,8 +964,7 @@ class OidcService:
     def _sign(self, claims: Mapping[str, Any], alg: str) -> str:
         purpose = KeyPurpose.RS256_SIGNING if alg == "RS256" else KeyPurpose.ES256_SIGNING
         key = self._keyring.active(purpose)
-        private = jose_keys.load_private_key("RS256" if alg == "RS256" else "ES256", key.secret)
-        return oidc_jwt.encode_jws(claims, key=private, kid=key.key_id)
+        return oidc_jwt.encode_jws(claims, key=jose_private_key(key), kid=key.key_id)
 
     # == userinfo =============================================================================
     def userinfo(self, token: str, *, mac_keys: Mapping[str, bytes]) -> dict[str, Any]:
@@ -1010,7 +1028,7 @@ class OidcService:
             self._repo.end_session(_hash(session_cookie), self._clock.now())
         redirect: str | None = None
         target = params.get("post_logout_redirect_uri")
-        client = self._repo.client(client_id) if client_id else None
+        client = self._repo.client(client_id) if client_id and _plausible_id(client_id) else None
         if target and client is not None and target in client.post_logout_redirect_uris:
             state = params.get("state")
             redirect = _with_query(target, {"state": state}) if state else target
@@ -1026,16 +1044,13 @@ class OidcService:
         return LoggedOut(redirect=redirect)
 
     def _verification_keys(self) -> dict[str, jose_keys.JosePublicKey]:
+        """Every non-retired ID-token key (RS256 and ES256), by kid."""
         keys: dict[str, jose_keys.JosePublicKey] = {}
-        for purpose, alg in (
-            (KeyPurpose.RS256_SIGNING, "RS256"),
-            (KeyPurpose.ES256_SIGNING, "ES256"),
-        ):
+        for purpose in (KeyPurpose.RS256_SIGNING, KeyPurpose.ES256_SIGNING):
             for key in self._keyring.all_of(purpose):
-                try:
-                    keys[key.key_id] = jose_keys.load_private_key(alg, key.secret).public_key()  # type: ignore[arg-type]
-                except CryptoError:
-                    continue
+                public = public_jose_key(key)
+                if public is not None:
+                    keys[key.key_id] = public
         return keys
 
     def jwks(self) -> dict[str, Any]:
@@ -1067,6 +1082,20 @@ def _with_query(uri: str, query: Mapping[str, str]) -> str:
     registered URI's query component)."""
     separator = "&" if urlsplit(uri).query else "?"
     return uri + separator + urlencode(query)
+
+
+def _plausible_id(value: str) -> bool:
+    """An id we could have issued (client, transaction): short printable ASCII, so no NUL
+    reaches the database (PostgreSQL text refuses it: a 500)."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
+def _echoable(state: str | None) -> str | None:
+    """The state to send back with an error: not one too long to be ours to carry (or that a
+    request could not have stored)."""
+    if state is None or len(state) > MAX_STATE or "\x00" in state:
+        return None
+    return state
 
 
 def _plausible_cookie(value: str | None) -> bool:

@@ -53,6 +53,8 @@ def content_security_policy(form_action: Iterable[str] = ()) -> str:
     sources = " ".join(["'self'", *form_action])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        # The login page's script polls its status URL (fetch): same origin only.
+        "connect-src 'self'; "
         f"form-action {sources}; frame-ancestors 'none'; base-uri 'none'"
     )
 

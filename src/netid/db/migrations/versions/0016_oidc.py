@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("cookie_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("sid", sa.String(length=32), nullable=False),
         sa.Column("person_id", sa.String(length=32), nullable=False),
+        sa.Column("institution_id", sa.String(length=32), nullable=False),
         sa.Column("method", sa.String(length=16), nullable=False),
         sa.Column("acr", sa.String(length=2), nullable=False),
         sa.Column("amr", sa.String(length=64), nullable=False),
