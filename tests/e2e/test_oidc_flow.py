@@ -224,9 +224,9 @@ def test_pairwise_sub_differs_between_clients_and_is_stable_for_one(
     try:
         page = first_context.new_page()
         at_shop = wallet_login(page, shop, enrolled_wallet, scope="openid")
-        # Same browser, second client: the OP session (netid_op) skips the wallet.
-        page.goto(forum.login_url(scope="openid"))
-        at_forum = finish(page, forum, ())
+        # Same browser, another institution: the person approves again (single sign-on stays
+        # with the institution approved, docs/decisions/0006).
+        at_forum = wallet_login(page, forum, enrolled_wallet, scope="openid")
     finally:
         first_context.close()
     second_context = browser.new_context()

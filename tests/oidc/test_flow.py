@@ -5,11 +5,9 @@ the refusals the specifications name. tests/e2e drives the same with a browser a
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -17,43 +15,22 @@ from netid.config import Settings
 from netid.oidc import jwt as oidc_jwt
 from tests.conftest import Backend
 from tests.enrolment.support import World, make_world
-from tests.oidc.support import Login, RelyingParty, browser_for, handle_of, query_of
+from tests.oidc.support import (
+    Login,
+    RelyingParty,
+    browser_for,
+    finish,
+    handle_of,
+    payload_of_jwt,
+    query_of,
+    wallet_login,
+)
 from tests.verification.test_qr import Wallet
 
 
 @pytest.fixture
 def world(settings: Settings, db: Backend) -> World:
     return make_world(settings, db)
-
-
-def wallet_login(
-    world: World, rp: RelyingParty, wallet: Wallet, browser: TestClient, **kw: Any
-) -> tuple[Login, str]:
-    """Authorize, approve in the wallet; returns the login and the consent URL."""
-    login, answer = rp.authorize(browser, **kw)
-    assert answer.status_code == 303, answer.text
-    assert login.location.startswith("/oidc/login/"), login.location
-    page = browser.get(login.location)
-    assert page.status_code == 200, page.text
-    handle = handle_of(page.text)
-    seen = world.http.get(f"/v1/wallet/logins/{handle}", headers=wallet.bearer())
-    assert seen.status_code == 200, seen.text
-    assert seen.json()["institution"]["code"] == rp.view.code
-    decided = world.http.post(
-        f"/v1/wallet/logins/{handle}", json={"decision": "approve"}, headers=wallet.bearer()
-    )
-    assert decided.status_code == 200, decided.text
-    status = browser.get(login.location + "/status")
-    assert status.status_code == 200 and status.json()["status"] == "authenticated"
-    return login, status.json()["next"]
-
-
-def finish(browser: TestClient, consent_url: str, **form: Any) -> Any:
-    page = browser.get(consent_url, follow_redirects=False)
-    if page.status_code == 303:
-        return page
-    assert page.status_code == 200, page.text
-    return browser.post(consent_url, data={"decision": "approve", **form}, follow_redirects=False)
 
 
 def verify_id_token(
@@ -121,15 +98,8 @@ def test_pairwise_sub_differs_between_clients_and_is_stable_for_one(world: World
         login, consent_url = wallet_login(world, rp, wallet, browser)
         done = finish(browser, consent_url)
         tokens = rp.token(query_of(done.headers["location"])["code"], login)
-        subs.append(json.loads(oidc_jwt_payload(tokens.json()["id_token"]))["sub"])
+        subs.append(payload_of_jwt(tokens.json()["id_token"])["sub"])
     assert subs[0] == subs[2] != subs[1]
-
-
-def oidc_jwt_payload(token: str) -> str:
-    import base64
-
-    part = token.split(".")[1]
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
 
 
 def test_a_login_request_moves_only_the_browser_that_started_it(world: World) -> None:

@@ -191,18 +191,21 @@ def test_a_second_authorize_in_the_same_browser_skips_the_wallet(
     browser = browser_for(world)
     first_login, _ = code_for(world, rp, wallet, browser)
     assert browser.cookies.get(SESSION_COOKIE)
-    # The same client again, and another client: both go straight to consent.
-    other = RelyingParty(world, host="rp-b.example")
-    for party in (rp, other):
-        login, answer = party.authorize(browser)
-        assert answer.status_code == 303
-        assert login.location.startswith("/oidc/consent/"), login.location
-        done = finish(browser, login.location)
-        back = query_of(done.headers["location"])
-        assert done.headers["location"].startswith(party.redirect_uri)
-        tokens = party.token(back["code"], login)
-        assert tokens.status_code == 200, tokens.text
+    # The same client again goes straight to consent (and on to the code) ...
+    login, answer = rp.authorize(browser)
+    assert answer.status_code == 303
+    assert login.location.startswith("/oidc/consent/"), login.location
+    done = finish(browser, login.location)
+    back = query_of(done.headers["location"])
+    assert done.headers["location"].startswith(rp.redirect_uri)
+    tokens = rp.token(back["code"], login)
+    assert tokens.status_code == 200, tokens.text
     assert first_login.state
+    # ... but another institution, or plaintext identity, needs the person again: a login
+    # approved once (perhaps on a phished QR code) opens nothing else (docs/decisions/0006).
+    other = RelyingParty(world, host="rp-b.example")
+    login, _ = other.authorize(browser)
+    assert login.location.startswith("/oidc/login/"), login.location
 
 
 def test_prompt_login_forces_the_login_page(world: World, rp: RelyingParty, wallet: Wallet) -> None:
@@ -350,11 +353,6 @@ def test_logout_accepts_an_expired_hint(world: World, rp: RelyingParty, wallet: 
     assert out.status_code == 303 and out.headers["location"] == f"https://{rp.host}/bye"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each single-sign-on completion makes a new provider session and leaves the one "
-    "the browser presented alive, so logout ends only the newest (reported to the lead)",
-)
 def test_logout_ends_the_session_a_single_sign_on_continued(
     world: World, rp: RelyingParty, wallet: Wallet
 ) -> None:

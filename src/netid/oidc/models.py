@@ -68,6 +68,8 @@ class OidcAuthorization(Base):
     acr: Mapped[str | None] = mapped_column(String(2))
     amr: Mapped[str | None] = mapped_column(String(64))
     auth_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # The provider session this login continues (single sign-on), if any.
+    session_sid: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
 

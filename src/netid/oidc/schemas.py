@@ -133,6 +133,7 @@ class LoginPage:
     locale: str
     expires_at: dt.datetime
     status: str
+    redirect_uri: str
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -95,10 +96,12 @@ from netid.verification.service import LoginMethod, VerificationService
 
 _STATUS_PENDING = "pending"
 _STATUS_AUTHENTICATED = "authenticated"
+_STATUS_COMPLETING = "completing"  # claimed by one request, which runs the verification
 _STATUS_COMPLETED = "completed"
 _STATUS_DENIED = "denied"
 MAX_STATE = 1024
 MAX_NONCE = 512
+_DIGITS = re.compile(r"[0-9]{1,9}")
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 
 
@@ -188,6 +191,13 @@ class OidcService:
             listed: list[str] | None = None
             if body.sector_identifier_uri is not None:
                 redirects.validate_redirect_uri(body.sector_identifier_uri)
+                # Only the institution's own host is ever fetched: checked before the request,
+                # so the fetch cannot be pointed at anything else (our loopback included).
+                if redirects.host_of(body.sector_identifier_uri) != institution.sector:
+                    raise ClientRegistrationInvalid(
+                        "The sector identifier URI is not on the institution's registered host.",
+                        details={"reason": "sector_mismatch", "sector": institution.sector},
+                    )
                 listed = self._fetch_sector(body.sector_identifier_uri)
             sector = redirects.sector_identifier(uris, body.sector_identifier_uri, listed)
         except ValueError as error:
@@ -271,9 +281,11 @@ class OidcService:
         *,
         browser_cookie: str | None,
         session_cookie: str | None,
+        repeated: frozenset[str] = frozenset(),
     ) -> Started | RedirectTo | ErrorPage:
         """OIDC Core §3.1.2.1–§3.1.2.2. Client and redirect URI first (errors about them are
-        shown, never redirected); then everything else, answered at the redirect URI."""
+        shown, never redirected); then everything else, answered at the redirect URI.
+        ``repeated`` names the parameters the request sent more than once."""
         client_id = params.get("client_id") or ""
         client = self._repo.client(client_id) if _plausible_id(client_id) else None
         found = self._institutions.client_keys(client_id) if client else None
@@ -285,6 +297,8 @@ class OidcService:
             return ErrorPage("invalid_request", RedirectUriMismatch.default_message)
         state = _echoable(params.get("state"))
         try:
+            if repeated:
+                raise AuthorizationRequestInvalid("A parameter is repeated (RFC 6749 §3.1).")
             merged = self._merge_request_object(params, client_id, redirect_uri, jwks)
             # RFC 9101 §5: the request object's state wins, also for the errors found later.
             state = _echoable(merged.get("state"))
@@ -314,14 +328,44 @@ class OidcService:
         redirect_uri: str,
         jwks: Sequence[Mapping[str, Any]],
     ) -> dict[str, str]:
-        """RFC 9101 §5: the request object's parameters win over the query's. Its
-        ``client_id`` and ``redirect_uri``, if present, must repeat the query's (§6.3)."""
-        merged = dict(params)
+        """RFC 9101 §5: with a request object, only its parameters count — nothing unsigned
+        from the query fills a gap. Its ``client_id``, ``redirect_uri`` and ``response_type``,
+        if present, must repeat the query's (§6.3, OIDC Core §6.1); every value is a string
+        (``max_age`` an integer), anything else is refused."""
         if params.get("request_uri"):
             raise RequestUriNotSupported()
         token = params.get("request")
         if not token:
-            return merged
+            return dict(params)
+        try:
+            claims = request_object.verify_request_object(
+                token,
+                client_id=client_id,
+                jwks=jwks,
+                issuer=self._issuer,
+                now=int(self._clock.now().timestamp()),
+            )
+        except ValueError:
+            raise RequestObjectInvalid() from None
+        fixed = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": params.get("response_type", ""),
+        }
+        for name, expected in fixed.items():
+            if name in claims and claims[name] != expected:
+                raise RequestObjectInvalid()
+        merged = dict(fixed)
+        for name, value in claims.items():
+            if name in {"iss", "aud", "exp", "iat", "nbf", "jti", "client_id", "redirect_uri"}:
+                continue
+            if name == "max_age" and isinstance(value, int) and not isinstance(value, bool):
+                merged[name] = str(value)
+            elif isinstance(value, str):
+                merged[name] = value
+            else:
+                raise RequestObjectInvalid("A request object parameter is not a string.")
+        return merged
         try:
             claims = request_object.verify_request_object(
                 token,
@@ -372,7 +416,9 @@ class OidcService:
         if state is not None and len(state) > MAX_STATE:
             raise AuthorizationRequestInvalid("The state is too long.")
         nonce = params.get("nonce")
-        if nonce is not None and not 0 < len(nonce) <= MAX_NONCE:
+        if nonce == "":
+            nonce = None  # an empty parameter is an omitted one (RFC 6749 §3.1)
+        if nonce is not None and len(nonce) > MAX_NONCE:
             raise AuthorizationRequestInvalid("The nonce is too long.")
         prompt = frozenset((params.get("prompt") or "").split())
         if not prompt <= _PROMPTS or ("none" in prompt and len(prompt) > 1):
@@ -434,16 +480,25 @@ class OidcService:
     def _resume_session(
         self, row: OidcAuthorization, session_cookie: str | None, prompt: frozenset[str]
     ) -> bool:
-        """Single sign-on within the provider's session, unless the request asks for a fresh
-        login (prompt=login), a recent one (max_age) or a higher assurance (acr_values)."""
+        """Single sign-on within the provider's session (30 minutes from the login, not
+        renewed), for the institution the person approved only, and never for plaintext
+        identity: a login approved once — perhaps on a phished QR code — must not open other
+        institutions or the identity claims without the person (docs/decisions/0006). Also
+        not when the request asks for a fresh login (prompt=login), a recent one (max_age) or
+        a higher assurance (acr_values)."""
         if "login" in prompt or not _plausible_cookie(session_cookie):
+            return False
+        if SENSITIVE_CLAIMS & frozenset(row.claims.split()):
             return False
         assert session_cookie is not None
         op = self._repo.session(_hash(session_cookie))
         now = self._clock.now()
         if op is None or op.ended_at is not None or op.expires_at <= now:
             return False
-        if row.max_age is not None and (now - op.auth_time).total_seconds() > row.max_age:
+        if op.institution_id != row.institution_id:
+            return False
+        # OIDC Core §3.1.2.1: max_age=0 is "authenticate now".
+        if row.max_age is not None and (now - op.auth_time).total_seconds() >= row.max_age:
             return False
         if row.acr_min and ASSURANCE_RANK[op.acr] < ASSURANCE_RANK[row.acr_min]:
             return False
@@ -453,6 +508,7 @@ class OidcService:
         row.acr = op.acr
         row.amr = op.amr
         row.auth_time = op.auth_time
+        row.session_sid = op.sid
         self._repo.flush()
         return True
 
@@ -490,6 +546,7 @@ class OidcService:
             locale=row.locale,
             expires_at=row.expires_at,
             status=row.status,
+            redirect_uri=row.redirect_uri,
         )
 
     def login_status(
@@ -575,6 +632,9 @@ class OidcService:
                 "acr": person.acr,
                 "amr": " ".join(person.amr),
                 "auth_time": now,
+                # The consent step gets its own window: an approval late in the login's two
+                # minutes must not leave the person seconds to read the consent page.
+                "expires_at": now + dt.timedelta(seconds=AUTHORIZATION_TTL_SECONDS),
             }
         if not self._repo.move(
             row.id, from_status=_STATUS_PENDING, to_status=to_status, values=values
@@ -694,37 +754,34 @@ class OidcService:
                 found.setdefault(claim, consent.id)
         return found
 
-    def _deny(self, row: OidcAuthorization, error: OidcError) -> RedirectTo:
-        self._repo.move(row.id, from_status=row.status, to_status=_STATUS_DENIED)
+    def _deny(
+        self,
+        row: OidcAuthorization,
+        error: OidcError,
+        *,
+        from_status: str = _STATUS_AUTHENTICATED,
+    ) -> RedirectTo:
+        if not self._repo.move(row.id, from_status=from_status, to_status=_STATUS_DENIED):
+            raise LoginRequestDecided()  # decided meanwhile by a concurrent request
         return RedirectTo(self.error_redirect(row.redirect_uri, error, row.state))
 
     def _complete(
         self, row: OidcAuthorization, *, consented_now: frozenset[str], remember: bool
     ) -> RedirectTo:
-        """The login as a verification (type ``oidc``), then the code."""
+        """The login as a verification (type ``oidc``), then the code. The transaction is
+        claimed first (authenticated → completing), so two concurrent completions cannot both
+        run the verification; a refusal writes nothing but its own record."""
         assert row.person_id is not None
         assert row.acr is not None
         assert row.auth_time is not None
+        if not self._repo.move(
+            row.id, from_status=_STATUS_AUTHENTICATED, to_status=_STATUS_COMPLETING
+        ):
+            raise LoginRequestDecided()
         person_id = row.person_id
         claims = tuple(row.claims.split())
-        consent_ids: set[str] = set()
-        to_remember = [c for c in consented_now if c not in SENSITIVE_CLAIMS]
-        person_key = self._registry.person_key(person_id)
-        if remember and to_remember and person_key is not None:
-            view = self._consents.grant(
-                person_id=person_id,
-                person_key=person_key,
-                institution_id=row.institution_id,
-                purpose=row.purpose,
-                claims=to_remember,
-                days=REMEMBER_CONSENT_DAYS,
-                channel="portal",
-                actor=f"citizen:{row.method}",
-                allowed_claims=frozenset(to_remember),
-            )
-            consent_ids.add(view.id)
         remembered = self._remembered(row)
-        consent_ids |= {remembered[c] for c in claims if c in remembered and c not in consented_now}
+        consent_ids = {remembered[c] for c in claims if c in remembered and c not in consented_now}
         method: LoginMethod = "wallet" if row.method == "wallet" else "password"
         outcome = self._verification().authorize_login(
             row.institution_id,
@@ -747,8 +804,25 @@ class OidcService:
                 if refusal.code in {"quota_exceeded"}
                 else AccessDenied(details={"reason": refusal.code})
             )
-            return self._deny(row, error)
+            return self._deny(row, error, from_status=_STATUS_COMPLETING)
         answer = outcome.answer
+        # Remembered only once the login succeeded (a refused login leaves no consent behind);
+        # this request is covered by ``consented_now`` already. Identity is never remembered.
+        to_remember = sorted(c for c in consented_now if c not in SENSITIVE_CLAIMS)
+        person_key = self._registry.person_key(person_id)
+        if remember and to_remember and person_key is not None:
+            view = self._consents.grant(
+                person_id=person_id,
+                person_key=person_key,
+                institution_id=row.institution_id,
+                purpose=row.purpose,
+                claims=to_remember,
+                days=REMEMBER_CONSENT_DAYS,
+                channel="portal",
+                actor=f"citizen:{row.method}",
+                allowed_claims=frozenset(to_remember),
+            )
+            consent_ids.add(view.id)
         now = self._clock.now()
         # Dead grants go, and their sealed claims with them (no later use can need them).
         self._repo.purge_grants(now - dt.timedelta(seconds=OIDC_TOKEN_TTL_SECONDS))
@@ -782,23 +856,26 @@ class OidcService:
             column="claims",
             row_id=grant.id,
         )
-        session_cookie = _new_secret()
-        op = OidcSession(
-            cookie_hash=_hash(session_cookie),
-            sid=new_row_id(),
-            person_id=person_id,
-            method=method,
-            acr=row.acr,
-            amr=row.amr or "",
-            auth_time=row.auth_time,
-            expires_at=now + dt.timedelta(seconds=SESSION_TTL_SECONDS),
-        )
-        grant.sid = op.sid
-        self._repo.add(op)
+        session_cookie: str | None = None
+        if row.session_sid is not None:
+            grant.sid = row.session_sid  # single sign-on: the same session, not a new one
+        else:
+            session_cookie = _new_secret()
+            op = OidcSession(
+                cookie_hash=_hash(session_cookie),
+                sid=new_row_id(),
+                person_id=person_id,
+                institution_id=row.institution_id,
+                method=method,
+                acr=row.acr,
+                amr=row.amr or "",
+                auth_time=row.auth_time,
+                expires_at=now + dt.timedelta(seconds=SESSION_TTL_SECONDS),
+            )
+            grant.sid = op.sid
+            self._repo.add(op)
         self._repo.add(grant)
-        if not self._repo.move(
-            row.id, from_status=_STATUS_AUTHENTICATED, to_status=_STATUS_COMPLETED
-        ):
+        if not self._repo.move(row.id, from_status=_STATUS_COMPLETING, to_status=_STATUS_COMPLETED):
             raise LoginRequestDecided()
         query = {"code": code, "iss": self._issuer}
         if row.state is not None:
@@ -899,11 +976,9 @@ class OidcService:
             raise GrantInvalid("pkce_failed", "The code_verifier does not match (PKCE S256).")
         if not self._institutions_active(grant.institution_id):
             raise InvalidClient("inactive")
-        for consent_id in grant.consent_ids.split():
-            consent = self._consents.get(consent_id)
-            if consent is None or not consent.is_live(now):
-                # Revocation takes effect at the next token request (issue 6 §3).
-                raise GrantInvalid("consent_withdrawn", "The person withdrew their consent.")
+        if not self._consents_live(grant, now):
+            # Revocation takes effect at the next token request (issue 6 §3).
+            raise GrantInvalid("consent_withdrawn", "The person withdrew their consent.")
         expires_at = now + dt.timedelta(seconds=OIDC_TOKEN_TTL_SECONDS)
         if not self._repo.spend_code(grant.id, now=now, expires_at=expires_at):
             self._repo.revoke_grant(grant.id, now)
@@ -954,6 +1029,14 @@ class OidcService:
             scope=grant.scope,
         )
 
+    def _consents_live(self, grant: OidcGrant, now: dt.datetime) -> bool:
+        """Whether every remembered consent the grant relies on is still in force."""
+        for consent_id in grant.consent_ids.split():
+            consent = self._consents.get(consent_id)
+            if consent is None or not consent.is_live(now):
+                return False
+        return True
+
     def _institutions_active(self, institution_id: str) -> bool:
         try:
             self._institutions.require_active(institution_id)
@@ -983,6 +1066,8 @@ class OidcService:
             or grant.expires_at is None
             or grant.expires_at <= now
             or not self._institutions_active(grant.institution_id)
+            # A withdrawn consent stops the claims at once, not when the token expires.
+            or not self._consents_live(grant, now)
         ):
             raise UserinfoTokenInvalid()
         released = orjson.loads(
@@ -1105,7 +1190,7 @@ def _plausible_cookie(value: str | None) -> bool:
 def _max_age(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 9:
+    if not _DIGITS.fullmatch(value):  # ASCII digits only: "²".isdigit() is True
         raise AuthorizationRequestInvalid("max_age must be a non-negative integer.")
     return int(value)
 

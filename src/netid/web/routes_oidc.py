@@ -194,11 +194,13 @@ def router(container: Container) -> APIRouter:
                 error="invalid_request",
                 description="A parameter is repeated.",
             )
+        repeated = frozenset(name for name in names if names.count(name) > 1)
         with container.transaction() as session:
             result = container.oidc(session).authorize(
                 params,
                 browser_cookie=request.cookies.get(BROWSER_COOKIE),
                 session_cookie=request.cookies.get(SESSION_COOKIE),
+                repeated=repeated,
             )
         if isinstance(result, ErrorPage):
             return render(
@@ -276,6 +278,8 @@ def router(container: Container) -> APIRouter:
             return page_error(request, negotiate_language(request), error)
         return render(
             "oidc_password.html",
+            # The form's 303s may end at the relying party (CSP3 form-action covers them).
+            form_action=[_origin(page.redirect_uri)],
             request=request,
             lang=page_lang(request, page.locale),
             page=page,
@@ -313,6 +317,8 @@ def router(container: Container) -> APIRouter:
             if refusal is not None:
                 return render(
                     "oidc_password.html",
+                    # The form's 303s may end at the relying party (CSP3 form-action covers them).
+                    form_action=[_origin(page.redirect_uri)],
                     request=request,
                     lang=lang,
                     status_code=401,
@@ -322,6 +328,8 @@ def router(container: Container) -> APIRouter:
                 )
             return render(
                 "oidc_password_code.html",
+                # The form's 303s may end at the relying party (CSP3 form-action covers them).
+                form_action=[_origin(page.redirect_uri)],
                 request=request,
                 lang=lang,
                 page=page,
@@ -359,6 +367,8 @@ def router(container: Container) -> APIRouter:
             if refusal is not None or next_url is None:
                 return render(
                     "oidc_password_code.html",
+                    # The form's 303s may end at the relying party (CSP3 form-action covers them).
+                    form_action=[_origin(page.redirect_uri)],
                     request=request,
                     lang=lang,
                     status_code=401,

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("acr", sa.String(length=2), nullable=True),
         sa.Column("amr", sa.String(length=64), nullable=True),
         sa.Column("auth_time", _TS, nullable=True),
+        sa.Column("session_sid", sa.String(length=32), nullable=True),
         sa.Column("created_at", _TS, nullable=False),
         sa.Column("expires_at", _TS, nullable=False),
         _person_fk("oidc_authorization"),
