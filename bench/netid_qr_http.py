@@ -279,7 +279,12 @@ def adults_with_phones(population: Path, count: int, seed: int) -> list[dict[str
     return chosen[:count]
 
 
-def prepare(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+def enrolled_wallets(
+    env: dict[str, str], args: argparse.Namespace
+) -> tuple[Container, list[dict[str, Any]]]:
+    """A fresh container on ``env`` with a registry of ``args.people`` generated people, of
+    whom ``args.wallets`` adults are enrolled through the real API (shared with
+    bench.oidc_http)."""
     container = ready_container(settings_of(env))
     workdir = Path(env["NETID_DATA_DIR"])
     population = workdir / "people.jsonl"
@@ -299,6 +304,11 @@ def prepare(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     enroller = Enroller(container)
     wallets = [enroller.enrol(r) for r in adults_with_phones(population, args.wallets, args.seed)]
     population.unlink()
+    return container, wallets
+
+
+def prepare(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    container, wallets = enrolled_wallets(env, args)
     client = bench_institution(container)
     container.engine.dispose()
     return {"wallets": wallets, "client": client}

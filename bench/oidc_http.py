@@ -44,21 +44,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sqlalchemy import func, select
 
-from bench.netid_qr_http import (
-    Enroller,
-    adults_with_phones,
-    environment,
-    settings_of,
-)
-from bench.verification_http import free_port, ready_container, server_rss_mib, serving, wrk
+from bench.netid_qr_http import enrolled_wallets, environment, settings_of
+from bench.verification_http import free_port, server_rss_mib, serving, wrk
 from netid.audit.models import AccessRecord
 from netid.container import Container
-from netid.core.clock import SystemClock, today_in_china
 from netid.crypto import jose_keys
 from netid.institutions.schemas import ApplicationIn
 from netid.oidc.schemas import ClientRegistrationIn
-from netid.registry.importer import run_import
-from netid.registry.synthetic import write_population
 
 RESULTS = Path(__file__).parent / "results"
 HOST = "bench-rp.example"
@@ -334,25 +326,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = environment(workdir, backend, port)
     try:
-        container = ready_container(settings_of(env))
-        population = workdir / "people.jsonl"
-        today = today_in_china(SystemClock())
-        write_population(population, people=args.people, seed=args.seed, today=today)
-        with open("/dev/null", "w") as devnull:
-            run_import(
-                population,
-                unit_of_work=container.registry_unit,
-                actor="operator:bench",
-                today=today,
-                now=container.clock.now,
-                report=devnull,
-                batch_size=5000,
-                workers=1,
-            )
-        enroller = Enroller(container)
-        wallets = [
-            enroller.enrol(r) for r in adults_with_phones(population, args.wallets, args.seed)
-        ]
+        container, wallets = enrolled_wallets(env, args)
         client = bench_platform(container)
         remember_consents(container, client["institution_id"], wallets)
         container.engine.dispose()

@@ -11,7 +11,7 @@ a redirect (RFC 6749 §4.1.2.1); page errors are pages; ``/v1/*`` errors the JSO
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import segno
@@ -32,6 +32,7 @@ from netid.oidc.schemas import (
     ClientRegistrationIn,
     ConsentPage,
     ErrorPage,
+    LoginPage,
     RedirectTo,
     Started,
 )
@@ -268,6 +269,10 @@ def router(container: Container) -> APIRouter:
         return JSONBody({"status": status, "next": next_url}, headers=_NO_STORE)
 
     # -- without a wallet --------------------------------------------------------------------
+    def password_render(name: str, *, page: LoginPage, **context: Any) -> Response:
+        # The form's 303s may end at the relying party (CSP3 form-action covers them).
+        return render(name, form_action=[_origin(page.redirect_uri)], page=page, **context)
+
     @api.get("/oidc/login/{authorization_id}/password")
     def password_page(authorization_id: str, request: Request) -> Response:
         cookie = request.cookies.get(BROWSER_COOKIE)
@@ -276,10 +281,8 @@ def router(container: Container) -> APIRouter:
                 page = container.oidc(session).login_page(authorization_id, cookie)
         except NetidError as error:
             return page_error(request, negotiate_language(request), error)
-        return render(
+        return password_render(
             "oidc_password.html",
-            # The form's 303s may end at the relying party (CSP3 form-action covers them).
-            form_action=[_origin(page.redirect_uri)],
             request=request,
             lang=page_lang(request, page.locale),
             page=page,
@@ -315,10 +318,8 @@ def router(container: Container) -> APIRouter:
             except NetidError as error:
                 return page_error(request, lang, error)
             if refusal is not None:
-                return render(
+                return password_render(
                     "oidc_password.html",
-                    # The form's 303s may end at the relying party (CSP3 form-action covers them).
-                    form_action=[_origin(page.redirect_uri)],
                     request=request,
                     lang=lang,
                     status_code=401,
@@ -326,10 +327,8 @@ def router(container: Container) -> APIRouter:
                     message=refusal.message,
                     document_number="",
                 )
-            return render(
+            return password_render(
                 "oidc_password_code.html",
-                # The form's 303s may end at the relying party (CSP3 form-action covers them).
-                form_action=[_origin(page.redirect_uri)],
                 request=request,
                 lang=lang,
                 page=page,
@@ -365,10 +364,8 @@ def router(container: Container) -> APIRouter:
             except NetidError as error:
                 return page_error(request, lang, error)
             if refusal is not None or next_url is None:
-                return render(
+                return password_render(
                     "oidc_password_code.html",
-                    # The form's 303s may end at the relying party (CSP3 form-action covers them).
-                    form_action=[_origin(page.redirect_uri)],
                     request=request,
                     lang=lang,
                     status_code=401,
