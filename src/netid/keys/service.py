@@ -8,6 +8,7 @@ to another purpose fails to open. Re-sealing the data a key protects is the regi
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 
@@ -89,7 +90,14 @@ def jose_private_key(key: LoadedKey) -> jose_keys.JosePrivateKey:
     alg = JOSE_ALGORITHMS.get(key.algorithm)
     if alg is None:
         raise UnknownKey(details={"key_id": key.key_id})
-    return jose_keys.load_private_key(alg, key.secret)
+    return _load_jose_private_key(alg, key.secret)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_jose_private_key(alg: jose_keys.JoseAlgorithm, secret: bytes) -> jose_keys.JosePrivateKey:
+    # Loading an RSA key checks it (≈ 60 ms here, bench/results/oidc_http.json): once per key
+    # per process, not once per ID token. The keyring holds the same secret in memory anyway.
+    return jose_keys.load_private_key(alg, secret)
 
 
 class Keyring:
