@@ -74,12 +74,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_authorization")),
         sa.UniqueConstraint("handle_hash", name=op.f("uq_oidc_authorization_handle_hash")),
     )
-    op.create_index(
-        op.f("ix_oidc_authorization_person_id"), "oidc_authorization", ["person_id"]
-    )
-    op.create_index(
-        op.f("ix_oidc_authorization_expires_at"), "oidc_authorization", ["expires_at"]
-    )
+    op.create_index(op.f("ix_oidc_authorization_person_id"), "oidc_authorization", ["person_id"])
+    op.create_index(op.f("ix_oidc_authorization_expires_at"), "oidc_authorization", ["expires_at"])
     op.create_table(
         "oidc_grant",
         sa.Column("id", sa.String(length=32), nullable=False),
