@@ -11,7 +11,8 @@ a redirect (RFC 6749 §4.1.2.1); page errors are pages; ``/v1/*`` errors the JSO
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import segno
@@ -36,6 +37,7 @@ from netid.oidc.schemas import (
     RedirectTo,
     Started,
 )
+from netid.oidc.service import OidcService
 from netid.policy.schemas import AGE_MARKERS
 from netid.web.auth import (
     AccessClaims,
@@ -48,6 +50,7 @@ from netid.web.errors import ERROR_RESPONSES, status_for
 from netid.web.pages import Lang, match_language, negotiate_language, render
 from netid.web.responses import JSONBody
 
+T = TypeVar("T")
 BROWSER_COOKIE = "netid_b"
 SESSION_COOKIE = "netid_op"
 MAX_FORM_BYTES = 64 * 1024
@@ -290,41 +293,54 @@ def router(container: Container) -> APIRouter:
             document_number="",
         )
 
+    def password_step(
+        request: Request, authorization_id: str, step: Callable[[OidcService], T]
+    ) -> tuple[LoginPage, Lang, T | NetidError] | Response:
+        """One step of the password login in its own unit of work. A refusal the accounts
+        recorded (``Refusal``: a failed password, a wrong code) commits before it is answered;
+        anything else refused is an error page."""
+        lang = negotiate_language(request)
+        try:
+            with container.transaction() as session:
+                oidc = container.oidc(session)
+                page = oidc.login_page(authorization_id, request.cookies.get(BROWSER_COOKIE))
+                lang = page_lang(request, page.locale)
+                try:
+                    return page, lang, step(oidc)
+                except Refusal as refused:  # recorded: commit, then answer
+                    return page, lang, refused.error
+                except LoginFailed as failed:  # a number of no known format: nothing written
+                    return page, lang, failed
+        except NetidError as error:
+            return page_error(request, lang, error)
+
     @api.post("/oidc/login/{authorization_id}/password")
     async def password_submit(authorization_id: str, request: Request) -> Response:
         form = _first(_form_pairs(await request.body(), request.headers.get("content-type")) or [])
         cookie = request.cookies.get(BROWSER_COOKIE)
 
         def work() -> Response:
-            lang = negotiate_language(request)
-            try:
-                with container.transaction() as session:
-                    oidc = container.oidc(session)
-                    page = oidc.login_page(authorization_id, cookie)
-                    lang = page_lang(request, page.locale)
-                    try:
-                        challenge = oidc.password_start(
-                            authorization_id,
-                            cookie,
-                            document_number=form.get("document_number", "")[:64],
-                            password=form.get("password", "")[:256],
-                        )
-                    except Refusal as refused:  # recorded: commit, then answer
-                        refusal: NetidError | None = refused.error
-                    except LoginFailed as failed:  # a number of no known format: nothing written
-                        refusal = failed
-                    else:
-                        refusal = None
-            except NetidError as error:
-                return page_error(request, lang, error)
-            if refusal is not None:
+            done = password_step(
+                request,
+                authorization_id,
+                lambda oidc: oidc.password_start(
+                    authorization_id,
+                    cookie,
+                    document_number=form.get("document_number", "")[:64],
+                    password=form.get("password", "")[:256],
+                ),
+            )
+            if isinstance(done, Response):
+                return done
+            page, lang, challenge = done
+            if isinstance(challenge, NetidError):
                 return password_render(
                     "oidc_password.html",
                     request=request,
                     lang=lang,
                     status_code=401,
                     page=page,
-                    message=refusal.message,
+                    message=challenge.message,
                     document_number="",
                 )
             return password_render(
@@ -343,36 +359,32 @@ def router(container: Container) -> APIRouter:
     async def password_code(authorization_id: str, request: Request) -> Response:
         form = _first(_form_pairs(await request.body(), request.headers.get("content-type")) or [])
         cookie = request.cookies.get(BROWSER_COOKIE)
+        challenge_id = form.get("challenge_id", "")[:64]
 
         def work() -> Response:
-            lang = negotiate_language(request)
-            try:
-                with container.transaction() as session:
-                    oidc = container.oidc(session)
-                    page = oidc.login_page(authorization_id, cookie)
-                    lang = page_lang(request, page.locale)
-                    try:
-                        next_url: str | None = oidc.password_finish(
-                            authorization_id,
-                            cookie,
-                            challenge_id=form.get("challenge_id", "")[:64],
-                            code=form.get("code", "")[:16],
-                        )
-                        refusal: NetidError | None = None
-                    except Refusal as refused:  # recorded: commit, then answer
-                        next_url, refusal = None, refused.error
-            except NetidError as error:
-                return page_error(request, lang, error)
-            if refusal is not None or next_url is None:
+            done = password_step(
+                request,
+                authorization_id,
+                lambda oidc: oidc.password_finish(
+                    authorization_id,
+                    cookie,
+                    challenge_id=challenge_id,
+                    code=form.get("code", "")[:16],
+                ),
+            )
+            if isinstance(done, Response):
+                return done
+            page, lang, next_url = done
+            if isinstance(next_url, NetidError):
                 return password_render(
                     "oidc_password_code.html",
                     request=request,
                     lang=lang,
                     status_code=401,
                     page=page,
-                    challenge_id=form.get("challenge_id", "")[:64],
+                    challenge_id=challenge_id,
                     phone_hint=None,
-                    message=refusal.message if refusal else "",
+                    message=next_url.message,
                 )
             return RedirectResponse(next_url, status_code=303, headers=_NO_STORE)
 
