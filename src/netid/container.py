@@ -7,7 +7,6 @@ keyring, clock and recorder as arguments and never commit themselves.
 from __future__ import annotations
 
 import getpass
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +40,8 @@ from netid.crypto.sealing import SealKey
 from netid.crypto.sm2 import Sm2PrivateKey, Sm2PublicKey
 from netid.db import migrate
 from netid.db.engine import is_sqlite, make_engine
+from netid.db.group import GroupCommitter
+from netid.db.writer import WriterLock, writer_lock_for
 from netid.documents.chip import parse_trust_file
 from netid.enrolment.repository import EnrolmentRepository
 from netid.enrolment.service import EnrolmentService
@@ -162,12 +163,15 @@ class Container:
         return sessionmaker(bind=self.engine, expire_on_commit=False)
 
     @cached_property
-    def _sqlite_writer(self) -> threading.RLock | None:
-        """SQLite has one writer at a time. Threads of one process that wait for it inside
-        SQLite's busy handler sleep in growing steps (up to 100 ms each) and, under load, time
-        out; a process-wide lock hands the write slot to the next thread at once. Between
-        processes the busy handler still arbitrates."""
-        return threading.RLock() if is_sqlite(self.engine) else None
+    def _sqlite_writer(self) -> WriterLock | None:
+        """SQLite has one writer at a time; waiting for it in SQLite's busy handler means
+        sleeping in steps of up to 100 ms, so writers queue on a lock that wakes the next one
+        at once, between threads and between worker processes (netid.db.writer)."""
+        if not is_sqlite(self.engine):
+            return None
+        database = self.engine.url.database
+        in_memory = not database or database == ":memory:"
+        return writer_lock_for(None if in_memory else Path(str(database)))
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
@@ -190,6 +194,12 @@ class Container:
         finally:
             if lock is not None:
                 lock.release()
+
+    @cached_property
+    def committer(self) -> GroupCommitter:
+        """The hot path's unit of work: many requests' writes in one grouped commit, each
+        answer released after it (netid.db.group)."""
+        return GroupCommitter(self.transaction)
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)

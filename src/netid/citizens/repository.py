@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from netid.citizens.models import CitizenRequest, MethodLock
+from netid.db.base import AnyRow
 from netid.registry.models import GuardianLink
+
+_LOCK = select(MethodLock.__table__).where(
+    MethodLock.__table__.c.person_id == bindparam("person_id"),
+    MethodLock.__table__.c.method == bindparam("method"),
+)
 
 
 class CitizenRepository:
@@ -22,6 +28,15 @@ class CitizenRepository:
         # A fresh read every time (populate_existing): a lock set by another request or node
         # counts at once, never an identity-map copy (DESIGN.md "Unit of work").
         return self._session.get(MethodLock, (person_id, method), populate_existing=True)
+
+    def lock_state(self, person_id: str, method: str) -> AnyRow | None:
+        """The lock row as stored now, read-only (the verification path): a Core select, so
+        no identity-map copy is ever consulted."""
+        return (
+            self._session.connection()
+            .execute(_LOCK, {"person_id": person_id, "method": method})
+            .one_or_none()
+        )
 
     def locks_of(self, person_id: str) -> Sequence[MethodLock]:
         return self._session.scalars(

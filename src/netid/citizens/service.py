@@ -59,6 +59,7 @@ from netid.core.ids import new_row_id
 from netid.credentials.network_id import format_network_id, normalize_network_id
 from netid.crypto.sealing import SealKey
 from netid.crypto.sm3 import sm3
+from netid.db.base import AnyRow
 from netid.enrolment.schemas import PendingWardEnrolment, age_on
 from netid.institutions.service import InstitutionService
 from netid.registry.service import RegistryService
@@ -160,10 +161,10 @@ class CitizenService:
     def is_locked(self, person_id: str, method: LockMethod) -> bool:
         """Whether the person has ``method`` locked now: a fresh read, a temporary unlock
         counting until (not including) its end."""
-        row = self._repo.lock(person_id, _check_method(method))
+        row = self._repo.lock_state(person_id, _check_method(method))
         return row is not None and self._locked_now(row)
 
-    def _locked_now(self, row: MethodLock) -> bool:
+    def _locked_now(self, row: MethodLock | AnyRow) -> bool:
         if not row.locked:
             return False
         return row.unlocked_until is None or self._clock.now() >= row.unlocked_until

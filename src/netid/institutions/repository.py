@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Integer, String, and_, literal, select, update
+from sqlalchemy import Integer, Row, String, and_, bindparam, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,64 @@ from netid.institutions.models import (
     InstitutionStatusChange,
     QuotaUsage,
 )
+
+_INSTITUTION = Institution.__table__.c
+# The fields of an InstitutionView, by primary key: a Core statement built once, as every
+# verification reads the caller's status afresh (no cache may delay a freeze).
+_STATUS = select(
+    _INSTITUTION.id,
+    _INSTITUTION.code,
+    _INSTITUTION.client_id,
+    _INSTITUTION.name,
+    _INSTITUTION.uscc,
+    _INSTITUTION.industry,
+    _INSTITUTION.purposes,
+    _INSTITUTION.location,
+    _INSTITUTION.status,
+    _INSTITUTION.price_plan,
+    _INSTITUTION.sector,
+    _INSTITUTION.agreement_version,
+).where(_INSTITUTION.id == bindparam("institution_id"))
+
+# The quota statements of try_consume, built once for the hot path (bound as q_*: SQLAlchemy
+# reserves a column's own name for the SET / VALUES clause).
+_QUOTA = InstitutionQuota.__table__.c
+_USAGE = QuotaUsage.__table__.c
+_LIMIT = (
+    select(_QUOTA.monthly_limit)
+    .where(
+        _QUOTA.institution_id == bindparam("q_institution_id"),
+        _QUOTA.verification_type == bindparam("q_verification_type"),
+    )
+    .scalar_subquery()
+)
+_SPEND = (
+    update(QuotaUsage)
+    .where(
+        and_(
+            _USAGE.institution_id == bindparam("q_institution_id"),
+            _USAGE.verification_type == bindparam("q_verification_type"),
+            _USAGE.month == bindparam("q_month"),
+            _USAGE.used + bindparam("q_n") <= _LIMIT,
+        )
+    )
+    .values(used=_USAGE.used + bindparam("q_n"))
+)
+_NEW_MONTH_SOURCE = select(
+    _QUOTA.institution_id,
+    _QUOTA.verification_type,
+    bindparam("q_month", type_=String(7)),
+    literal(0, Integer),
+).where(
+    _QUOTA.institution_id == bindparam("q_institution_id"),
+    _QUOTA.verification_type == bindparam("q_verification_type"),
+)
+_NEW_MONTH = {
+    name: dialect.insert(QuotaUsage.__table__)
+    .from_select(["institution_id", "verification_type", "month", "used"], _NEW_MONTH_SOURCE)
+    .on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 class InstitutionRepository:
@@ -32,9 +91,14 @@ class InstitutionRepository:
             query = query.with_for_update()
         return self.session.scalars(query).one_or_none()
 
-    def status_of(self, institution_id: str) -> Institution | None:
-        # One primary-key select, no identity-map reuse across requests (one session each).
-        return self.session.get(Institution, institution_id, populate_existing=True)
+    def status_of(self, institution_id: str) -> Row[*tuple[Any, ...]] | None:
+        """The view's fields, read now: one primary-key Core select, never an identity-map
+        copy (a grouped commit runs many requests in one session)."""
+        return (
+            self.session.connection()
+            .execute(_STATUS, {"institution_id": institution_id})
+            .one_or_none()
+        )
 
     def by_code(self, code: str) -> Institution | None:
         return self.session.scalars(select(Institution).where(Institution.code == code)).first()
@@ -125,45 +189,17 @@ class InstitutionRepository:
         same unit; SQLite write transactions are serial. No quota row: nothing is inserted,
         the UPDATE's limit is NULL, nothing matches — fail closed.
         """
-        limit = (
-            select(InstitutionQuota.monthly_limit)
-            .where(
-                InstitutionQuota.institution_id == institution_id,
-                InstitutionQuota.verification_type == verification_type,
-            )
-            .scalar_subquery()
-        )
-        source = select(
-            InstitutionQuota.institution_id,
-            InstitutionQuota.verification_type,
-            literal(month, String(7)),
-            literal(0, Integer),
-        ).where(
-            InstitutionQuota.institution_id == institution_id,
-            InstitutionQuota.verification_type == verification_type,
-        )
-        spend = (
-            update(QuotaUsage)
-            .where(
-                and_(
-                    QuotaUsage.institution_id == institution_id,
-                    QuotaUsage.verification_type == verification_type,
-                    QuotaUsage.month == month,
-                    QuotaUsage.used + n <= limit,
-                )
-            )
-            .values(used=QuotaUsage.used + n)
-            .execution_options(synchronize_session=False)
-        )
+        conn = self.session.connection()
+        params = {
+            "q_institution_id": institution_id,
+            "q_verification_type": verification_type,
+            "q_month": month,
+            "q_n": n,
+        }
         # Hot path: this month's row exists, one statement. Otherwise create it and try again.
-        if self.session.execute(spend).rowcount:  # type: ignore[attr-defined]
+        if conn.execute(_SPEND, params).rowcount:
             return True
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        columns = ["institution_id", "verification_type", "month", "used"]
         # Retry the UPDATE even when another request created the row first: its creator may
         # not have spent anything yet (both saw no row at the start of a month).
-        self.session.execute(
-            insert(QuotaUsage).from_select(columns, source).on_conflict_do_nothing()
-        )
-        return bool(self.session.execute(spend).rowcount)  # type: ignore[attr-defined]
+        conn.execute(_NEW_MONTH[conn.dialect.name], params)
+        return bool(conn.execute(_SPEND, params).rowcount)

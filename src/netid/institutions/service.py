@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
+from sqlalchemy import Row
 
 from netid.audit.service import AccessRecorder
 from netid.core.clock import CHINA_TZ, Clock, today_in_china
@@ -121,7 +122,7 @@ def _check_reason(reason: str) -> str:
     return reason
 
 
-def _view(row: Institution) -> InstitutionView:
+def _view(row: Institution | Row[*tuple[Any, ...]]) -> InstitutionView:
     return InstitutionView(
         id=row.id,
         code=row.code,

@@ -52,7 +52,7 @@ def router(container: Container) -> APIRouter:
         response_model_exclude_none=True,
         responses=ERROR_RESPONSES,
     )
-    def verify(body: AnyVerificationRequest, caller: Caller) -> JSONBody:
+    async def verify(body: AnyVerificationRequest, caller: Caller) -> JSONBody:
         """Verify one person: `id2` (name + document number), `id3_phone` (+ phone),
         `age_over` (+ `threshold`: only yes/no leaves), `face` (+ `subject.face_image`,
         base64 JPEG/PNG; never the only factor), `status` (is the document valid), or
@@ -62,8 +62,10 @@ def router(container: Container) -> APIRouter:
         The answer is `match` or `mismatch` (a mismatch does not say whether the number
         exists), the person's pairwise pseudonym for this institution, markers, the claims
         that policy and the person's separate consent allow, and the receipt."""
-        with container.transaction() as session:
-            outcome = container.verification(session).verify(caller.institution_id, body)
+        # Grouped with other requests' writes; answered only once they are committed.
+        outcome = await container.committer.run(
+            lambda session: container.verification(session).verify(caller.institution_id, body)
+        )
         if outcome.refusal is not None:
             raise outcome.refusal
         assert outcome.answer is not None

@@ -1,0 +1,203 @@
+"""The group committer (netid.db.group) on the real databases: units waiting together share
+one commit, a failing unit loses only its own writes, a failed commit acknowledges nobody,
+and nobody hears back before the commit holding their writes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from netid.audit.models import AccessRecord
+from netid.container import Container
+from netid.db.group import CommitFailed, GroupCommitter
+
+WAIT = 10  # seconds; only a broken committer ever waits this long
+
+
+def _record(container: Container, name: str) -> Callable[[Session], str]:
+    def work(session: Session) -> str:
+        container.recorder(session).record(actor="test", action=f"test.{name}", outcome="ok")
+        return name
+
+    return work
+
+
+def _recorded(container: Container) -> set[str]:
+    with container.transaction(write=False) as session:
+        actions = session.scalars(
+            select(AccessRecord.action).where(AccessRecord.action.like("test.%"))
+        ).all()
+    return {action.removeprefix("test.") for action in actions}
+
+
+def _held_first(
+    container: Container, committer: GroupCommitter
+) -> tuple[threading.Event, Future[str]]:
+    """Submit a unit that holds the committer thread until the returned event is set, so
+    whatever is submitted meanwhile waits for the next batch together."""
+    release = threading.Event()
+    started = threading.Event()
+    record = _record(container, "first")
+
+    def first(session: Session) -> str:
+        started.set()
+        assert release.wait(WAIT)
+        return record(session)
+
+    future = committer.submit(first)
+    assert started.wait(WAIT)
+    return release, future
+
+
+def test_units_waiting_together_share_one_commit(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+    waiting = [committer.submit(_record(container, f"u{i}")) for i in range(5)]
+    release.set()
+    assert first.result(WAIT) == "first"
+    assert [f.result(WAIT) for f in waiting] == [f"u{i}" for i in range(5)]
+    committer.close()
+    assert (committer.batches, committer.units) == (2, 6)
+    assert _recorded(container) == {"first", "u0", "u1", "u2", "u3", "u4"}
+
+
+def test_max_batch_splits_a_long_queue(container: Container) -> None:
+    committer = GroupCommitter(container.transaction, max_batch=2)
+    release, first = _held_first(container, committer)
+    waiting = [committer.submit(_record(container, f"u{i}")) for i in range(5)]
+    release.set()
+    for future in (first, *waiting):
+        future.result(WAIT)
+    committer.close()
+    assert committer.batches == 4  # [first], [u0 u1], [u2 u3], [u4]
+
+
+def test_a_failing_unit_loses_only_its_own_writes(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+    record_bad = _record(container, "bad")
+
+    def bad(session: Session) -> str:
+        record_bad(session)  # written, then undone with its savepoint
+        raise LookupError("this unit fails")
+
+    before = committer.submit(_record(container, "before"))
+    failing = committer.submit(bad)
+    after = committer.submit(_record(container, "after"))
+    release.set()
+    assert first.result(WAIT) == "first"
+    assert before.result(WAIT) == "before"
+    assert after.result(WAIT) == "after"
+    with pytest.raises(LookupError):
+        failing.result(WAIT)
+    committer.close()
+    assert _recorded(container) == {"first", "before", "after"}
+    # The log still verifies: the undone entry left no gap in the indexes.
+    with container.transaction(write=False) as session:
+        indexes = session.scalars(select(AccessRecord.log_index).order_by(AccessRecord.log_index))
+        listed = list(indexes)
+    assert listed == list(range(len(listed)))
+
+
+def test_a_failed_commit_acknowledges_nobody(container: Container) -> None:
+    class DiskGone(OSError):
+        pass
+
+    @contextmanager
+    def failing_commit() -> Iterator[Session]:
+        # The real transaction, whose end fails as a commit can (disk full, connection lost):
+        # the container rolls it back.
+        with container.transaction() as session:
+            yield session
+            raise DiskGone()
+
+    committer = GroupCommitter(failing_commit)
+    futures = [committer.submit(_record(container, f"u{i}")) for i in range(3)]
+    for future in futures:
+        with pytest.raises(CommitFailed) as caught:
+            future.result(WAIT)
+        assert caught.value.code == "commit_failed"
+        assert isinstance(caught.value.__cause__, DiskGone)
+    committer.close()
+    assert _recorded(container) == set()
+
+
+def test_an_answer_waits_for_its_commit(container: Container) -> None:
+    gate = threading.Event()
+    reached_commit = threading.Event()
+
+    @contextmanager
+    def gated() -> Iterator[Session]:
+        with container.transaction() as session:
+            yield session
+            reached_commit.set()
+            assert gate.wait(WAIT)  # the commit happens when this block ends
+
+    transaction: Callable[[], AbstractContextManager[Session]] = gated
+    committer = GroupCommitter(transaction)
+    future = committer.submit(_record(container, "pending"))
+    assert reached_commit.wait(WAIT)
+    # The unit's work is done, but its commit is not: no answer yet, nothing visible.
+    assert not future.done()
+    assert _recorded(container) == set()
+    gate.set()
+    assert future.result(WAIT) == "pending"
+    committer.close()
+    assert _recorded(container) == {"pending"}
+
+
+def test_units_see_earlier_units_of_their_batch(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+
+    def count(session: Session) -> int:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(AccessRecord).where(AccessRecord.actor == "test")
+            )
+            or 0
+        )
+
+    seen = committer.submit(count)
+    release.set()
+    first.result(WAIT)
+    assert seen.result(WAIT) == 1  # "first" is in the same transaction, before it
+    committer.close()
+
+
+def test_run_awaits_the_result(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    assert asyncio.run(committer.run(_record(container, "async"))) == "async"
+    committer.close()
+    assert _recorded(container) == {"async"}
+
+
+def test_max_batch_must_be_positive(container: Container) -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        GroupCommitter(container.transaction, max_batch=0)
+
+
+def test_call_blocks_until_committed(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    assert committer.call(_record(container, "sync")) == "sync"
+    assert _recorded(container) == {"sync"}  # already on disk when call returns
+    committer.close()
+
+
+def test_a_unit_cannot_wait_for_another(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+
+    def nested(session: Session) -> str:
+        return committer.call(_record(container, "inner"))
+
+    with pytest.raises(RuntimeError, match="cannot submit"):
+        committer.call(nested)
+    committer.close()
+    assert _recorded(container) == set()
