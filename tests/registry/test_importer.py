@@ -14,8 +14,10 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from netid.audit.models import AccessRecord
 from netid.config import Settings
 from netid.container import Container
+from netid.registry import importer
 from netid.registry.errors import ImportFileInvalid
 from netid.registry.importer import run_import
 from netid.registry.models import Document, Person, PersonKey
@@ -76,6 +78,32 @@ def test_worker_processes_give_the_same_result_in_order(
         exported = [p.to_record() for p in registry.unsafe_export_plaintext(actor=ACTOR)]
     originals = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:-1]]
     assert exported == originals
+
+
+def test_chunks_are_grouped_into_transactions_of_batch_size(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers seal chunks smaller than a batch; each transaction (one audit entry) still
+    holds exactly batch_size records read, the last one the rest, and the report stays in
+    line order across chunks and workers."""
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 100)
+    path = tmp_path / "people.jsonl"
+    write_population(path, people=1000, seed=5, today=TODAY)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(120, "[1]")  # line 121, first batch
+    lines.insert(420, "{broken")  # line 421, second batch
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary, rejections = import_file(container, path, batch_size=250, workers=2)
+    assert (summary["read"], summary["imported"], summary["rejected"]) == (1002, 1000, 2)
+    assert [(r["line"], r["rule"]) for r in rejections] == [(121, "type"), (421, "json")]
+    with container.transaction(write=False) as session:
+        entries = session.scalars(
+            select(AccessRecord)
+            .where(AccessRecord.action == "registry.import")
+            .order_by(AccessRecord.log_index)
+        ).all()
+    imported = [orjson.loads(e.canonical)["details"]["imported"] for e in entries]
+    assert imported == [249, 249, 250, 250, 2]
 
 
 def test_rejected_rows_are_reported_with_line_field_and_rule(

@@ -5,7 +5,8 @@ import random
 
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from netid.audit.models import AccessRecord
 from netid.container import Container
@@ -14,7 +15,8 @@ from netid.crypto.sealing import open_sealed
 from netid.documents import InvalidDocumentNumber
 from netid.keys.schemas import KeyPurpose
 from netid.registry.errors import KeysChanged
-from netid.registry.models import Document, Person, PersonKey
+from netid.registry.models import Document, GuardianLink, Person, PersonKey
+from netid.registry.repository import RegistryRepository
 from netid.registry.schemas import parse_record
 from netid.registry.service import RegistryService, prepare_person
 from tests.conftest import Backend
@@ -365,7 +367,7 @@ def test_a_rotation_between_prepare_and_store_writes_nothing(container: Containe
     rows = [(1, parse_record(person_record(rng), today=TODAY))]
     with container.registry_unit() as registry:
         keys = registry.import_keys()
-        prepared = [prepare_person(line, p, keys, container.clock.now()) for line, p in rows]
+        prepared = [prepare_person(line, p, keys) for line, p in rows]
     with container.transaction() as session:
         container.keyring_service(session).rotate(KeyPurpose.DATA)
     with pytest.raises(KeysChanged), container.registry_unit() as registry:
@@ -385,3 +387,76 @@ def test_a_document_status_edited_in_the_database_is_detected(
         conn.execute(update(Document).values(status="valid"))
     with pytest.raises(SealedValueInvalid), container.registry_unit() as registry:
         registry.show(record["documents"][0]["number"], actor=ACTOR)  # type: ignore[index]
+
+
+def test_bulk_rows_carry_the_batch_time_stored_as_the_orm_stores_it(
+    container: Container, db: Backend
+) -> None:
+    """The bulk insert (executemany on SQLite, binary COPY on PostgreSQL) binds the batch's
+    time once through the column type: on SQLite the zone-less UTC text the ORM writes, not
+    the driver's own datetime adapter (which appends "+00:00")."""
+    rng = random.Random(20)
+    mother, child = mother_and_child(rng, "王芳", "李小明", dt.date(2015, 3, 1))
+    rows = [(1, parse_record(mother, today=TODAY)), (2, parse_record(child, today=TODAY))]
+    now = dt.datetime(2026, 11, 22, 16, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with container.registry_unit() as registry:
+        keys = registry.import_keys()
+        prepared = [prepare_person(line, p, keys) for line, p in rows]
+        outcome = registry.store_prepared(prepared, actor=ACTOR, keys=keys, now=now)
+    assert outcome.imported == 2
+    with container.transaction() as session:
+        stamps = (
+            session.execute(
+                text(
+                    "SELECT created_at FROM person UNION ALL SELECT updated_at FROM person "
+                    "UNION ALL SELECT created_at FROM document "
+                    "UNION ALL SELECT updated_at FROM document "
+                    "UNION ALL SELECT created_at FROM guardian_link"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        people = session.scalars(select(Person)).all()
+        links = session.scalars(select(GuardianLink)).all()
+    assert len(stamps) == 2 * 2 + 2 * 2 + 1
+    assert set(stamps) == ({"2026-11-22 08:30:15.123456"} if db.name == "sqlite" else {now})
+    assert {p.created_at for p in people} == {p.updated_at for p in people} == {now}
+    assert [link.created_at for link in links] == [now]
+    with container.registry_unit() as registry:  # and every sealed field opens
+        exported = [p.to_record() for p in registry.unsafe_export_plaintext(actor=ACTOR)]
+    assert exported == [mother, child]
+
+
+def test_a_failed_bulk_insert_is_the_database_error_and_writes_nothing(
+    container: Container,
+) -> None:
+    """A constraint violation inside the bulk insert (two imports racing past the duplicate
+    check) fails the batch as SQLAlchemy's IntegrityError on both backends (the COPY's
+    driver error is translated), and the transaction leaves nothing behind."""
+    rng = random.Random(21)
+    rows = [(1, parse_record(person_record(rng), today=TODAY))]
+    with container.registry_unit() as registry:
+        keys = registry.import_keys()
+        [prepared] = [prepare_person(line, p, keys) for line, p in rows]
+    now = container.clock.now()
+    with container.transaction() as session:
+        RegistryRepository(session).insert_rows(
+            people=[prepared.person_row],
+            person_keys=[prepared.key_row],
+            documents=prepared.document_rows,
+            links=[],
+            now=now,
+        )
+    again = prepare_person(1, rows[0][1], keys)  # other ids, the same blind index
+    with pytest.raises(IntegrityError), container.transaction() as session:
+        RegistryRepository(session).insert_rows(
+            people=[again.person_row],
+            person_keys=[again.key_row],
+            documents=again.document_rows,
+            links=[],
+            now=now,
+        )
+    with container.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 1
+        assert session.scalar(select(func.count()).select_from(PersonKey)) == 1

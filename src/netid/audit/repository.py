@@ -5,14 +5,15 @@ completed, update the head."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from netid.audit.models import AccessRecord, LogCheckpoint, LogHead, LogNode
 from netid.crypto.merkle import Frontier
+from netid.db.driver import DriverQuery, DriverWrite
 
 _HEAD = cast(Table, LogHead.__table__)
 _NODE = cast(Table, LogNode.__table__)
@@ -22,15 +23,54 @@ HEAD_ID = 1
 
 # Built once: the hot path (one append per access) reuses SQLAlchemy's compiled form and goes
 # to the connection directly, skipping the ORM unit of work.
-_LOCK_HEAD = (
-    select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier)
-    .where(_HEAD.c.id == HEAD_ID)
-    .with_for_update()
-)
 _READ_HEAD = select(_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID)
-_SET_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID)
-_INSERT_NODES = insert(_NODE)
-_INSERT_RECORD = insert(_RECORD)
+
+
+class _Head(NamedTuple):
+    hash_alg: str
+    size: int
+    frontier: bytes
+
+
+# The append (one per access) runs these on the driver's cursor (netid.db.driver): a Core
+# execution costs several times the statement itself.
+_HEAD_COLUMNS = (_HEAD.c.hash_alg, _HEAD.c.size, _HEAD.c.frontier)
+_LOCK_HEAD_SQL = "SELECT hash_alg, size, frontier FROM log_head WHERE id = ?"
+_DRIVER_LOCK_HEAD = {
+    "sqlite": DriverQuery(
+        _LOCK_HEAD_SQL, params=[_HEAD.c.id], returns=_Head, columns=_HEAD_COLUMNS
+    ),
+    # SQLite writers hold the database's write lock already (BEGIN IMMEDIATE).
+    "postgresql": DriverQuery(
+        _LOCK_HEAD_SQL + " FOR UPDATE", params=[_HEAD.c.id], returns=_Head, columns=_HEAD_COLUMNS
+    ),
+}
+_DRIVER_SET_HEAD = DriverWrite(
+    "UPDATE log_head SET size = ?, frontier = ? WHERE id = ?",
+    params=[_HEAD.c.size, _HEAD.c.frontier, _HEAD.c.id],
+)
+_DRIVER_INSERT_NODES = DriverWrite(
+    "INSERT INTO log_node (level, idx, hash) VALUES (?, ?, ?)",
+    params=[_NODE.c.level, _NODE.c.idx, _NODE.c.hash],
+)
+ENTRY_COLUMNS = (
+    "id",
+    "log_index",
+    "recorded_at",
+    "actor",
+    "action",
+    "purpose",
+    "outcome",
+    "subject_ref_sealed",
+    "subject_tag",
+    "canonical",
+    "leaf_hash",
+)
+_DRIVER_INSERT_RECORD = DriverWrite(
+    f"INSERT INTO access_record ({', '.join(ENTRY_COLUMNS)})"  # noqa: S608 - constant names
+    f" VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})",
+    params=[_RECORD.c[name] for name in ENTRY_COLUMNS],
+)
 
 
 class LogRepository:
@@ -50,11 +90,13 @@ class LogRepository:
         database's write lock from ``BEGIN IMMEDIATE`` (netid.db.engine), so appends are
         serialised on both. The first append creates the head with ``hash_alg``."""
         conn = self._session.connection()
-        row = conn.execute(_LOCK_HEAD).one_or_none()
+        lock = _DRIVER_LOCK_HEAD[conn.dialect.name]
+        row = lock.one_or_none(conn, (HEAD_ID,))
         if row is None:
             self.create_head(hash_alg)
-            row = conn.execute(_LOCK_HEAD).one()
-        return row[0], row[1], row[2]
+            row = lock.one_or_none(conn, (HEAD_ID,))
+            assert row is not None
+        return row.hash_alg, row.size, row.frontier
 
     def create_head(self, hash_alg: str) -> None:
         self._session.execute(
@@ -68,7 +110,7 @@ class LogRepository:
         return None if row is None else (row[0], row[1], row[2])
 
     def set_head(self, size: int, frontier: bytes) -> None:
-        self._session.connection().execute(_SET_HEAD, {"size": size, "frontier": frontier})
+        _DRIVER_SET_HEAD.rowcount(self._session.connection(), (size, frontier, HEAD_ID))
 
     def set_hash_alg(self, hash_alg: str) -> None:
         self._session.execute(
@@ -77,13 +119,12 @@ class LogRepository:
 
     # -- nodes ------------------------------------------------------------------------------
     def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        if nodes:
-            self._session.connection().execute(
-                _INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
-            )
+        _DRIVER_INSERT_NODES.many(self._session.connection(), nodes)
 
     def add_entry(self, values: dict[str, Any]) -> None:
-        self._session.connection().execute(_INSERT_RECORD, values)
+        """Insert one entry; ``values`` holds every column of ``ENTRY_COLUMNS``."""
+        row = tuple(values[name] for name in ENTRY_COLUMNS)
+        _DRIVER_INSERT_RECORD.rowcount(self._session.connection(), row)
 
     def perfect_hashes(
         self, wanted: Iterable[tuple[int, int]]

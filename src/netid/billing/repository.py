@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from netid.audit.models import AccessRecord
 from netid.billing.models import Charge
+from netid.db.driver import DriverWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +24,12 @@ class LineRow:
 
 
 # One charge per access on the hot path: a Core insert built once, not an ORM unit of work.
-_INSERT_CHARGE = insert(Charge)
 _CHARGE_COLUMNS = tuple(column.key for column in Charge.__table__.columns)
+_INSERT_CHARGE = DriverWrite(
+    f"INSERT INTO charge ({', '.join(_CHARGE_COLUMNS)})"  # noqa: S608 - constant names
+    f" VALUES ({', '.join('?' for _ in _CHARGE_COLUMNS)})",
+    params=[Charge.__table__.c[name] for name in _CHARGE_COLUMNS],
+)
 
 
 class BillingRepository:
@@ -33,8 +38,8 @@ class BillingRepository:
 
     def add(self, charge: Charge) -> None:
         """Insert ``charge`` (which stays a detached value: nothing else changes it)."""
-        values = {name: getattr(charge, name) for name in _CHARGE_COLUMNS}
-        self._session.connection().execute(_INSERT_CHARGE, values)
+        values = tuple(getattr(charge, name) for name in _CHARGE_COLUMNS)
+        _INSERT_CHARGE.rowcount(self._session.connection(), values)
 
     def get(self, receipt_id: str) -> Charge | None:
         return self._session.get(Charge, receipt_id)

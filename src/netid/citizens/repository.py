@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from netid.citizens.models import CitizenRequest, MethodLock
-from netid.db.base import AnyRow
+from netid.db.driver import DriverQuery
 from netid.registry.models import GuardianLink
 
-_LOCK = select(MethodLock.__table__).where(
-    MethodLock.__table__.c.person_id == bindparam("person_id"),
-    MethodLock.__table__.c.method == bindparam("method"),
+
+class LockState(NamedTuple):
+    locked: bool
+    unlocked_until: dt.datetime | None
+
+
+_LOCK_COLUMNS = MethodLock.__table__.c
+# Read on every verification that matches (the person's lock): on the driver's cursor.
+_LOCK_STATE = DriverQuery(
+    "SELECT locked, unlocked_until FROM method_lock WHERE person_id = ? AND method = ?",
+    params=[_LOCK_COLUMNS.person_id, _LOCK_COLUMNS.method],
+    returns=LockState,
+    columns=[_LOCK_COLUMNS.locked, _LOCK_COLUMNS.unlocked_until],
 )
 
 
@@ -29,14 +40,10 @@ class CitizenRepository:
         # counts at once, never an identity-map copy (DESIGN.md "Unit of work").
         return self._session.get(MethodLock, (person_id, method), populate_existing=True)
 
-    def lock_state(self, person_id: str, method: str) -> AnyRow | None:
-        """The lock row as stored now, read-only (the verification path): a Core select, so
-        no identity-map copy is ever consulted."""
-        return (
-            self._session.connection()
-            .execute(_LOCK, {"person_id": person_id, "method": method})
-            .one_or_none()
-        )
+    def lock_state(self, person_id: str, method: str) -> LockState | None:
+        """The lock as stored now, read-only (the verification path): never an identity-map
+        copy."""
+        return _LOCK_STATE.one_or_none(self._session.connection(), (person_id, method))
 
     def locks_of(self, person_id: str) -> Sequence[MethodLock]:
         return self._session.scalars(

@@ -33,7 +33,7 @@ from netid.citizens.errors import (
     UnlockMinutesInvalid,
 )
 from netid.citizens.models import CitizenRequest, MethodLock
-from netid.citizens.repository import CitizenRepository
+from netid.citizens.repository import CitizenRepository, LockState
 from netid.citizens.schemas import (
     ADULT_AGE,
     CONSENT_REQUEST_TTL,
@@ -59,7 +59,6 @@ from netid.core.ids import new_row_id
 from netid.credentials.network_id import format_network_id, normalize_network_id
 from netid.crypto.sealing import SealKey
 from netid.crypto.sm3 import sm3
-from netid.db.base import AnyRow
 from netid.enrolment.schemas import PendingWardEnrolment, age_on
 from netid.institutions.service import InstitutionService
 from netid.registry.service import RegistryService
@@ -164,7 +163,7 @@ class CitizenService:
         row = self._repo.lock_state(person_id, _check_method(method))
         return row is not None and self._locked_now(row)
 
-    def _locked_now(self, row: MethodLock | AnyRow) -> bool:
+    def _locked_now(self, row: MethodLock | LockState) -> bool:
         if not row.locked:
             return False
         return row.unlocked_until is None or self._clock.now() >= row.unlocked_until

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Row, TypeDecorator
+from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
-
-# A row of a Core select read on the hot path in place of an ORM object: same attribute names
-# as the mapped class, none of the identity-map cost (and never a stale identity-map copy).
-AnyRow = Row[*tuple[Any, ...]]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

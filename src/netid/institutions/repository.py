@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Integer, Row, String, and_, bindparam, literal, select, update
+from sqlalchemy import Integer, String, bindparam, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from netid.db.driver import DriverQuery, DriverWrite
 from netid.institutions.models import (
     Institution,
     InstitutionQuota,
@@ -17,46 +18,51 @@ from netid.institutions.models import (
 )
 
 _INSTITUTION = Institution.__table__.c
-# The fields of an InstitutionView, by primary key: a Core statement built once, as every
-# verification reads the caller's status afresh (no cache may delay a freeze).
-_STATUS = select(
-    _INSTITUTION.id,
-    _INSTITUTION.code,
-    _INSTITUTION.client_id,
-    _INSTITUTION.name,
-    _INSTITUTION.uscc,
-    _INSTITUTION.industry,
-    _INSTITUTION.purposes,
-    _INSTITUTION.location,
-    _INSTITUTION.status,
-    _INSTITUTION.price_plan,
-    _INSTITUTION.sector,
-    _INSTITUTION.agreement_version,
-).where(_INSTITUTION.id == bindparam("institution_id"))
+
+
+class InstitutionRow(NamedTuple):
+    """The fields of an InstitutionView, as stored now."""
+
+    id: str
+    code: str | None
+    client_id: str | None
+    name: str
+    uscc: str
+    industry: str
+    purposes: list[str]
+    location: str
+    status: str
+    price_plan: str | None
+    sector: str | None
+    agreement_version: str
+
+
+# Read on every verification (no cache may delay a freeze): on the driver's cursor.
+_STATUS = DriverQuery(
+    f"SELECT {', '.join(InstitutionRow._fields)} FROM institution WHERE id = ?",  # noqa: S608
+    params=[_INSTITUTION.id],
+    returns=InstitutionRow,
+    columns=[_INSTITUTION[name] for name in InstitutionRow._fields],
+)
 
 # The quota statements of try_consume, built once for the hot path (bound as q_*: SQLAlchemy
 # reserves a column's own name for the SET / VALUES clause).
 _QUOTA = InstitutionQuota.__table__.c
 _USAGE = QuotaUsage.__table__.c
-_LIMIT = (
-    select(_QUOTA.monthly_limit)
-    .where(
-        _QUOTA.institution_id == bindparam("q_institution_id"),
-        _QUOTA.verification_type == bindparam("q_verification_type"),
-    )
-    .scalar_subquery()
-)
-_SPEND = (
-    update(QuotaUsage)
-    .where(
-        and_(
-            _USAGE.institution_id == bindparam("q_institution_id"),
-            _USAGE.verification_type == bindparam("q_verification_type"),
-            _USAGE.month == bindparam("q_month"),
-            _USAGE.used + bindparam("q_n") <= _LIMIT,
-        )
-    )
-    .values(used=_USAGE.used + bindparam("q_n"))
+_DRIVER_SPEND = DriverWrite(
+    "UPDATE quota_usage SET used = used + ?"
+    " WHERE institution_id = ? AND verification_type = ? AND month = ? AND used + ? <="
+    " (SELECT monthly_limit FROM institution_quota"
+    " WHERE institution_id = ? AND verification_type = ?)",
+    params=[
+        _USAGE.used,
+        _USAGE.institution_id,
+        _USAGE.verification_type,
+        _USAGE.month,
+        _USAGE.used,
+        _QUOTA.institution_id,
+        _QUOTA.verification_type,
+    ],
 )
 _NEW_MONTH_SOURCE = select(
     _QUOTA.institution_id,
@@ -91,14 +97,10 @@ class InstitutionRepository:
             query = query.with_for_update()
         return self.session.scalars(query).one_or_none()
 
-    def status_of(self, institution_id: str) -> Row[*tuple[Any, ...]] | None:
-        """The view's fields, read now: one primary-key Core select, never an identity-map
-        copy (a grouped commit runs many requests in one session)."""
-        return (
-            self.session.connection()
-            .execute(_STATUS, {"institution_id": institution_id})
-            .one_or_none()
-        )
+    def status_of(self, institution_id: str) -> InstitutionRow | None:
+        """The view's fields, read now: never an identity-map copy (a grouped commit runs
+        many requests in one session)."""
+        return _STATUS.one_or_none(self.session.connection(), (institution_id,))
 
     def by_code(self, code: str) -> Institution | None:
         return self.session.scalars(select(Institution).where(Institution.code == code)).first()
@@ -197,9 +199,10 @@ class InstitutionRepository:
             "q_n": n,
         }
         # Hot path: this month's row exists, one statement. Otherwise create it and try again.
-        if conn.execute(_SPEND, params).rowcount:
+        spend = (n, institution_id, verification_type, month, n, institution_id, verification_type)
+        if _DRIVER_SPEND.rowcount(conn, spend):
             return True
         # Retry the UPDATE even when another request created the row first: its creator may
         # not have spent anything yet (both saw no row at the start of a month).
         conn.execute(_NEW_MONTH[conn.dialect.name], params)
-        return bool(conn.execute(_SPEND, params).rowcount)
+        return bool(_DRIVER_SPEND.rowcount(conn, spend))

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Row
 
 from netid.audit.service import AccessRecorder
 from netid.core.clock import CHINA_TZ, Clock, today_in_china
@@ -42,7 +41,7 @@ from netid.institutions.errors import (
 )
 from netid.institutions.jwks import check_public_jwks
 from netid.institutions.models import Institution, InstitutionStatusChange
-from netid.institutions.repository import InstitutionRepository
+from netid.institutions.repository import InstitutionRepository, InstitutionRow
 from netid.institutions.schemas import (
     ApplicationContacts,
     ApplicationIn,
@@ -122,7 +121,7 @@ def _check_reason(reason: str) -> str:
     return reason
 
 
-def _view(row: Institution | Row[*tuple[Any, ...]]) -> InstitutionView:
+def _view(row: Institution | InstitutionRow) -> InstitutionView:
     return InstitutionView(
         id=row.id,
         code=row.code,

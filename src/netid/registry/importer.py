@@ -8,6 +8,7 @@ index of any of their documents) and finishes the job.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -16,7 +17,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -37,7 +38,13 @@ from netid.registry.service import (
 )
 
 MAX_LINE_BYTES = 64 * 1024
-DEFAULT_BATCH_SIZE = 2000
+# Records a transaction. Large, because each commit costs an fsync and rewrites every page
+# of the two random-keyed indexes (blind index, subject id) that the batch touched; memory
+# is bounded by about two batches of prepared records whatever the file size.
+DEFAULT_BATCH_SIZE = 10_000
+# Records a work unit of a sealing process: small enough to spread evenly over the workers,
+# large enough that the per-task overhead vanishes.
+CHUNK_SIZE = 1000
 
 UnitOfWork = Callable[[], AbstractContextManager[RegistryService]]
 
@@ -154,7 +161,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def prepare_chunk(
-    chunk: Chunk, keys: ImportKeys, today: dt.date, now: dt.datetime
+    chunk: Chunk, keys: ImportKeys, today: dt.date
 ) -> tuple[list[PreparedPerson], list[Rejection]]:
     """Parse, check, seal and index a chunk of raw records (pure: no I/O)."""
     prepared: list[PreparedPerson] = []
@@ -166,16 +173,14 @@ def prepare_chunk(
             if isinstance(raw, bytes):
                 raw = _decode_json_line(raw)
             person = parse_record(raw, today=today)
-            prepared.append(prepare_person(line_no, person, keys, now, person_id=person_id))
+            prepared.append(prepare_person(line_no, person, keys, person_id=person_id))
         except RecordRejected as exc:
             rejections.append(Rejection(line_no, exc.field, exc.rule, exc.message))
     return prepared, rejections
 
 
-def _prepare_in_worker(
-    chunk: Chunk, now: dt.datetime
-) -> tuple[list[PreparedPerson], list[Rejection]]:
-    return prepare_chunk(chunk, _worker_state["keys"], _worker_state["today"], now)
+def _prepare_in_worker(chunk: Chunk) -> tuple[list[PreparedPerson], list[Rejection]]:
+    return prepare_chunk(chunk, _worker_state["keys"], _worker_state["today"])
 
 
 def run_import(
@@ -190,15 +195,18 @@ def run_import(
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import ``path``. With ``workers`` > 1, parsing and sealing (the CPU-heavy part) run in
-    that many processes while this one reads the file and writes the batches, in order."""
+    """Import ``path``, ``batch_size`` records a transaction. With ``workers`` > 1, parsing and
+    sealing (the CPU-heavy part) run in that many processes, on chunks of at most
+    :data:`CHUNK_SIZE` records, while this one reads the file and writes the batches, in
+    order."""
     summary = ImportSummary()
     with unit_of_work() as service:
         keys = service.import_keys()
+    chunk_size = min(batch_size, CHUNK_SIZE)
 
     def store(prepared: list[PreparedPerson], rejected: list[Rejection], size: int) -> None:
         with unit_of_work() as service:
-            outcome = service.store_prepared(prepared, actor=actor, keys=keys)
+            outcome = service.store_prepared(prepared, actor=actor, keys=keys, now=now())
         # Only after the commit: the report and the counts describe what is durable.
         summary.imported += outcome.imported
         summary.duplicates += outcome.duplicates
@@ -209,22 +217,50 @@ def run_import(
             progress(size)
 
     def chunks() -> Iterator[Chunk]:
+        # A batch ends on a chunk boundary, so every transaction holds batch_size records.
         chunk: Chunk = []
+        in_batch = 0
         for line_no, raw in read_records(path, decode=workers <= 1):
             summary.read += 1
+            in_batch += 1
             chunk.append((line_no, raw, new_row_id()))
-            if len(chunk) >= batch_size:
+            if len(chunk) == chunk_size or in_batch == batch_size:
                 yield chunk
                 chunk = []
+                in_batch %= batch_size
         if chunk:
             yield chunk
 
-    if workers <= 1:
-        for chunk in chunks():
-            store(*prepare_chunk(chunk, keys, today, now()), len(chunk))
-        return summary
+    prepared: list[PreparedPerson] = []
+    rejected: list[Rejection] = []
+    size = 0
+    # closing(): an exception while storing (keys_changed, the database) shuts the workers
+    # down at once, not whenever the suspended generator is collected.
+    with contextlib.closing(_prepared_chunks(chunks(), keys, today, workers, batch_size)) as done:
+        for chunk_prepared, chunk_rejected, chunk_read in done:
+            prepared += chunk_prepared
+            rejected += chunk_rejected
+            size += chunk_read
+            if size == batch_size:
+                store(prepared, rejected, size)
+                prepared, rejected, size = [], [], 0
+    if size:
+        store(prepared, rejected, size)
+    return summary
 
+
+def _prepared_chunks(
+    chunks: Iterator[Chunk], keys: ImportKeys, today: dt.date, workers: int, batch_size: int
+) -> Generator[tuple[list[PreparedPerson], list[Rejection], int], None, None]:
+    """(prepared, rejected, records read) per chunk, in file order."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield (*prepare_chunk(chunk, keys, today), len(chunk))
+        return
     context = multiprocessing.get_context("spawn")  # no inherited connections or locks
+    # Read-ahead: a batch's worth of chunks, so the workers keep sealing while this process
+    # writes a batch, and no more, so memory stays flat however large the file.
+    ahead = workers * 2 + batch_size // CHUNK_SIZE
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
@@ -232,13 +268,11 @@ def run_import(
         initargs=(keys, today, os.getpid()),
     ) as pool:
         pending: deque[tuple[Future[tuple[list[PreparedPerson], list[Rejection]]], int]] = deque()
-        for chunk in chunks():
-            pending.append((pool.submit(_prepare_in_worker, chunk, now()), len(chunk)))
-            # Bounded read-ahead keeps memory flat however large the file.
-            while len(pending) > workers * 2:
+        for chunk in chunks:
+            pending.append((pool.submit(_prepare_in_worker, chunk), len(chunk)))
+            while len(pending) > ahead:
                 future, size = pending.popleft()
-                store(*future.result(), size)
+                yield (*future.result(), size)
         while pending:
             future, size = pending.popleft()
-            store(*future.result(), size)
-    return summary
+            yield (*future.result(), size)

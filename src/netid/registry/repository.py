@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    LargeBinary,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from netid.db.base import UtcDateTime
+from netid.db.driver import DriverQuery, R, sqlalchemy_errors
 from netid.keys.models import KeyRecord
 from netid.registry.models import (
     Document,
@@ -18,6 +31,9 @@ from netid.registry.models import (
     PersonKey,
     PersonMarker,
 )
+
+# The verification look-up (one per query): Core statements built once, rows instead of ORM
+# objects (the same attribute names).
 
 # Keep IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
 _IN_CHUNK = 900
@@ -29,16 +45,61 @@ def _table(model: type[object]) -> Table:
     return table
 
 
+class DocumentRow(NamedTuple):
+    id: str
+    person_id: str
+    type_code: str
+    data_sealed: bytes
+    status: str
+
+
+class PersonRow(NamedTuple):
+    id: str
+    subject_id: str
+    name_sealed: bytes
+    attributes_sealed: bytes
+    phones_sealed: bytes
+
+
+class PersonKeyRow(NamedTuple):
+    person_id: str
+    key_id: str
+    wrapped: bytes
+    data_key_id: str
+
+
+class MarkerRow(NamedTuple):
+    marker: str
+
+
+def _row_query(table: Table, row: type[R], where: str, params: Sequence[str]) -> DriverQuery[R]:
+    return DriverQuery(
+        f"SELECT {', '.join(row._fields)} FROM {table.name} WHERE {where}",  # noqa: S608
+        params=[table.c[name] for name in params],
+        returns=row,
+        columns=[table.c[name] for name in row._fields],
+    )
+
+
+# The verification look-up (one per query) runs on the driver's cursor (netid.db.driver).
+# The number is looked up under every live blind-index key: one statement per count of keys.
+_DOCUMENT_BY_INDEXES = {
+    n: _row_query(
+        _table(Document),
+        DocumentRow,
+        f"number_index IN ({', '.join('?' for _ in range(n))}) LIMIT 1",
+        ["number_index"] * n,
+    )
+    for n in range(1, 5)
+}
+_PERSON_BY_ID = _row_query(_table(Person), PersonRow, "id = ?", ["id"])
+_PERSON_KEY_BY_ID = _row_query(_table(PersonKey), PersonKeyRow, "person_id = ?", ["person_id"])
+_MARKERS_OF = _row_query(_table(PersonMarker), MarkerRow, "person_id = ?", ["person_id"])
+
+
+# Column order of the rows the importer prepares (service.PreparedPerson) ...
 BULK_COLUMNS: dict[str, tuple[str, ...]] = {
-    "person": (
-        "id",
-        "subject_id",
-        "name_sealed",
-        "attributes_sealed",
-        "phones_sealed",
-        "created_at",
-        "updated_at",
-    ),
+    "person": ("id", "subject_id", "name_sealed", "attributes_sealed", "phones_sealed"),
     "person_key": ("person_id", "key_id", "wrapped", "data_key_id"),
     "document": (
         "id",
@@ -48,29 +109,61 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
         "index_key_id",
         "data_sealed",
         "status",
-        "created_at",
-        "updated_at",
     ),
-    "guardian_link": ("id", "ward_id", "guardian_id", "relation_sealed", "created_at"),
+    "guardian_link": ("id", "ward_id", "guardian_id", "relation_sealed"),
+}
+# ... followed by these, every row of a batch stamped with the batch's time.
+BULK_TIMESTAMPS: dict[str, tuple[str, ...]] = {
+    "person": ("created_at", "updated_at"),
+    "person_key": (),
+    "document": ("created_at", "updated_at"),
+    "guardian_link": ("created_at",),
 }
 
 
-def _bind_timestamps(
-    rows: Sequence[tuple[Any, ...]], columns: list[tuple[int, Any]]
-) -> list[tuple[Any, ...]]:
-    """Run the timestamp columns through their bind processors, once per distinct value (a
-    batch shares one ``now``)."""
-    memo: dict[Any, Any] = {}
-    converted = []
-    for row in rows:
-        values = list(row)
-        for i, process in columns:
-            value = values[i]
-            if value not in memo:
-                memo[value] = process(value) if process else value
-            values[i] = memo[value]
-        converted.append(tuple(values))
-    return converted
+def _bind(type_: TypeEngine[Any], dialect: Dialect, value: Any) -> Any:
+    """``value`` as the driver gets it for a column of ``type_`` (the dialect's own
+    processor, as the ORM applies it: on SQLite the ISO text SQLAlchemy stores)."""
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def _copy_type(type_: TypeEngine[Any]) -> str:
+    """The PostgreSQL type a binary COPY sends for a bulk column (varchar shares text's
+    binary form)."""
+    if isinstance(type_, UtcDateTime):
+        return "timestamptz"
+    if isinstance(type_, LargeBinary):
+        return "bytea"
+    if isinstance(type_, String):
+        return "text"
+    raise TypeError(f"no COPY type for {type_!r}")
+
+
+def _copy_rows(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    stamp: tuple[Any, ...],
+    types: Sequence[str],
+) -> None:
+    """``COPY table (columns) FROM STDIN`` on the session's own psycopg connection, so in
+    its transaction. Binary format: no text escaping of the sealed bytes on either side."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    # As SQLAlchemy reports a failed statement (IntegrityError for a unique violation), so
+    # callers and the CLI's error mapping see the same exceptions on both backends.
+    with (
+        sqlalchemy_errors(conn, statement),
+        driver.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
+        copy.set_types(types)
+        write = copy.write_row
+        for row in rows:
+            write(row + stamp)
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -84,12 +177,30 @@ class RegistryRepository:
 
     # -- bulk import -----------------------------------------------------------------------
     def person_ids_by_index(self, indexes: Sequence[bytes]) -> dict[bytes, str]:
+        """Holders of these blind indexes (the import's duplicate check, several thousand
+        indexes a batch): driver-level, one ``= ANY(array)`` on PostgreSQL, ``IN`` lists of
+        ``_IN_CHUNK`` on SQLite."""
+        conn = self._session.connection()
         found: dict[bytes, str] = {}
-        for chunk in _chunks(list(indexes)):
-            rows = self._session.execute(
-                select(Document.number_index, Document.person_id).where(
-                    Document.number_index.in_(chunk)
+        if not indexes:
+            return found
+        if conn.dialect.name == "postgresql":
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            # Binary parameters: the text form of a bytea array escapes every byte.
+            with driver.cursor() as cursor:
+                cursor.execute(
+                    "SELECT number_index, person_id FROM document WHERE number_index = ANY(%s)",
+                    (list(indexes),),
+                    binary=True,
                 )
+                found.update({bytes(idx): pid for idx, pid in cursor})
+            return found
+        for chunk in _chunks(list(indexes)):
+            rows = conn.exec_driver_sql(
+                "SELECT number_index, person_id FROM document "  # noqa: S608 - only "?" marks
+                f"WHERE number_index IN ({', '.join('?' for _ in chunk)})",
+                tuple(chunk),
             )
             found.update({bytes(idx): pid for idx, pid in rows})
         return found
@@ -101,14 +212,20 @@ class RegistryRepository:
         person_keys: Sequence[tuple[Any, ...]],
         documents: Sequence[tuple[Any, ...]],
         links: Sequence[tuple[Any, ...]],
+        now: dt.datetime,
     ) -> None:
-        """Bulk insert, rows as tuples in the column order of ``BULK_COLUMNS``.
+        """Bulk insert, rows as tuples in the column order of ``BULK_COLUMNS``, each row
+        stamped ``now`` in the ``BULK_TIMESTAMPS`` columns.
 
-        Straight to the driver's ``executemany``: SQLAlchemy's per-row parameter processing
-        costs more than the insert itself at import rates. Values are bound through each
-        column type's own bind processor, so they are stored exactly as the ORM stores them.
+        Straight to the driver: SQLAlchemy's per-row parameter processing costs more than the
+        insert itself at import rates. SQLite gets one ``executemany`` per table; PostgreSQL a
+        ``COPY ... FROM STDIN`` per table (a fraction of the cost of row-by-row INSERTs; a
+        constraint violation fails the whole COPY, and the transaction, as an INSERT would).
+        The timestamp goes through its column type's bind processor for this dialect once,
+        so it is stored exactly as the ORM stores it.
         """
         conn = self._session.connection()
+        dialect = conn.dialect
         for model, rows in (
             (Person, people),
             (PersonKey, person_keys),
@@ -118,23 +235,19 @@ class RegistryRepository:
             if not rows:
                 continue
             table = _table(model)
-            columns = BULK_COLUMNS[table.name]
-            dialect = conn.dialect
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            columns = (*BULK_COLUMNS[table.name], *BULK_TIMESTAMPS[table.name])
+            stamp = tuple(
+                _bind(table.c[name].type, dialect, now) for name in BULK_TIMESTAMPS[table.name]
+            )
+            if dialect.name == "postgresql":
+                types = [_copy_type(table.c[name].type) for name in columns]
+                _copy_rows(conn, table.name, columns, rows, stamp, types)
+                continue
             sql = (
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - constant names
-                f"VALUES ({', '.join(mark for _ in columns)})"
+                f"VALUES ({', '.join('?' for _ in columns)})"
             )
-            # Bytes and str go to the driver as they are; timestamps through their column
-            # type (UTC, the dialect's storage format), once per distinct value.
-            timestamp_columns = [
-                (i, table.c[name].type.bind_processor(dialect))
-                for i, name in enumerate(columns)
-                if isinstance(table.c[name].type, UtcDateTime)
-            ]
-            if timestamp_columns:
-                rows = _bind_timestamps(rows, timestamp_columns)
-            conn.exec_driver_sql(sql, list(rows))
+            conn.exec_driver_sql(sql, [row + stamp for row in rows] if stamp else list(rows))
 
     def current_key_ids(
         self, data_purpose: str, index_purpose: str
@@ -156,6 +269,24 @@ class RegistryRepository:
         return self._session.scalars(
             select(Document).where(Document.number_index.in_(list(indexes))).limit(1)
         ).first()
+
+    def document_row_by_indexes(self, indexes: Sequence[bytes]) -> DocumentRow | None:
+        conn = self._session.connection()
+        statement = _DOCUMENT_BY_INDEXES.get(len(indexes))
+        if statement is None:  # more live index keys than a rotation ever leaves
+            found = self.document_by_indexes(indexes)
+            if found is None:
+                return None
+            return DocumentRow(
+                found.id, found.person_id, found.type_code, found.data_sealed, found.status
+            )
+        return statement.first(conn, indexes)
+
+    def person_row(self, person_id: str) -> PersonRow | None:
+        return _PERSON_BY_ID.one_or_none(self._session.connection(), (person_id,))
+
+    def person_key_row(self, person_id: str) -> PersonKeyRow | None:
+        return _PERSON_KEY_BY_ID.one_or_none(self._session.connection(), (person_id,))
 
     def person(self, person_id: str) -> Person | None:
         return self._session.get(Person, person_id)
@@ -265,9 +396,7 @@ class RegistryRepository:
         session.execute(delete(PersonKey).where(PersonKey.person_id == person_id))
 
     def markers_of(self, person_id: str) -> Sequence[str]:
-        return self._session.scalars(
-            select(PersonMarker.marker).where(PersonMarker.person_id == person_id)
-        ).all()
+        return [row.marker for row in _MARKERS_OF.all(self._session.connection(), (person_id,))]
 
     def marker(self, person_id: str, marker: str) -> PersonMarker | None:
         return self._session.get(PersonMarker, (person_id, marker))
