@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, unquote_plus
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
-from starlette.concurrency import run_in_threadpool
 
 from netid.container import Container
 from netid.core.errors import NetidError
@@ -111,11 +110,12 @@ def parse_pairs(content_type: str | None, body: bytes) -> dict[str, str]:
 def router(container: Container) -> APIRouter:
     api = APIRouter(tags=["oauth"])
 
-    def exchange_code(pairs: dict[str, str], basic: tuple[str, str] | None) -> JSONBody:
+    async def exchange_code(pairs: dict[str, str], basic: tuple[str, str] | None) -> JSONBody:
         """grant_type=authorization_code (OIDC Core §3.1.3, docs/decisions/0006)."""
         try:
-            with container.transaction() as session:
-                result = container.oidc(session).exchange(pairs, basic=basic)
+            result = await container.committer.run(
+                lambda session: container.oidc(session).exchange(pairs, basic=basic)
+            )
         except NetidError as error:
             return oauth_error_response(status_for(error), "server_error", error.message)
         except DBAPIError as error:
@@ -175,17 +175,17 @@ def router(container: Container) -> APIRouter:
             pairs = parse_pairs(request.headers.get("content-type"), body)
             if pairs.get("grant_type") == "authorization_code":
                 basic = parse_basic(request.headers.get("authorization"))
-                return await run_in_threadpool(exchange_code, pairs, basic)
+                return await exchange_code(pairs, basic)
             form = parse_form(request.headers.get("content-type"), body)
         except (OAuthRequestError, InvalidClient) as error:
             return _refusal_response(error)
 
-        def work() -> IssuedToken | TokenRefusal:
-            with container.transaction() as session:
-                return container.token_service(session).issue(form)
-
         try:
-            result = await run_in_threadpool(work)
+            # Grouped with other requests' writes (the jti, the access record); answered only
+            # once they are committed (netid.db.group).
+            result = await container.committer.run(
+                lambda session: container.token_service(session).issue(form)
+            )
         except NetidError as error:  # keys missing, database down: never a 500 for a client
             return oauth_error_response(status_for(error), "server_error", error.message)
         except DBAPIError as error:

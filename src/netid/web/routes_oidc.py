@@ -199,13 +199,14 @@ def router(container: Container) -> APIRouter:
                 description="A parameter is repeated.",
             )
         repeated = frozenset(name for name in names if names.count(name) > 1)
-        with container.transaction() as session:
-            result = container.oidc(session).authorize(
+        result = container.committer.call(
+            lambda session: container.oidc(session).authorize(
                 params,
                 browser_cookie=request.cookies.get(BROWSER_COOKIE),
                 session_cookie=request.cookies.get(SESSION_COOKIE),
                 repeated=repeated,
             )
+        )
         if isinstance(result, ErrorPage):
             return render(
                 "error.html",
@@ -454,10 +455,11 @@ def router(container: Container) -> APIRouter:
         if not token:
             return unauthorised
         try:
-            with container.transaction() as session:
-                claims = container.oidc(session).userinfo(
+            claims = container.committer.call(
+                lambda session: container.oidc(session).userinfo(
                     token, mac_keys=container.token_mac_keys()
                 )
+            )
         except Unauthenticated:
             return unauthorised
         return JSONBody(claims, headers=_NO_STORE)
@@ -483,10 +485,11 @@ def router(container: Container) -> APIRouter:
 
     # -- RP-initiated logout -----------------------------------------------------------------
     def logout_with(request: Request, params: dict[str, str]) -> Response:
-        with container.transaction() as session:
-            result = container.oidc(session).logout(
+        result = container.committer.call(
+            lambda session: container.oidc(session).logout(
                 params, session_cookie=request.cookies.get(SESSION_COOKIE)
             )
+        )
         if result.redirect is not None:
             response: Response = RedirectResponse(
                 result.redirect, status_code=303, headers=_NO_STORE
@@ -515,17 +518,19 @@ def router(container: Container) -> APIRouter:
     @api.get("/v1/wallet/logins/{handle}", tags=["wallet"], responses=ERROR_RESPONSES)
     def wallet_login(handle: str, principal: Citizen) -> JSONBody:
         """A scanned login request: who asks, why, which claims, the check code, expiry."""
-        with container.transaction() as session:
-            view = container.oidc(session).wallet_view(handle, principal)
+        view = container.committer.call(
+            lambda session: container.oidc(session).wallet_view(handle, principal)
+        )
         return JSONBody(view.to_json(), headers=_NO_STORE)
 
     @api.post("/v1/wallet/logins/{handle}", tags=["wallet"], responses=ERROR_RESPONSES)
     def wallet_login_decide(handle: str, body: WalletDecision, principal: Citizen) -> JSONBody:
         """Approve (the browser that started the login moves on by itself) or deny."""
-        with container.transaction() as session:
-            status = container.oidc(session).wallet_decide(
+        status = container.committer.call(
+            lambda session: container.oidc(session).wallet_decide(
                 handle, principal, approve=body.decision == "approve"
             )
+        )
         return JSONBody({"status": status}, headers=_NO_STORE)
 
     # -- client registration (the institution itself) ---------------------------------------
