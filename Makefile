@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The e2e tests' browser (tests/e2e): Debian's Chromium, never a browser download.
 CHROMIUM := /usr/bin/chromium
+# The benchmarks' load generator (netid.bench, tests/bench): Debian's wrk.
+WRK := /usr/bin/wrk
 export NETID_DATA_DIR ?= ./var
 export NETID_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint unit venv bench clean
+.PHONY: run test lint unit venv bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +30,16 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 	test -x $(CHROMIUM)
 
-venv: $(STAMP) $(CHROMIUM)
+$(WRK):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "$(WRK) is missing; as root: apt-get install -y --no-install-recommends wrk" >&2; \
+	  exit 1; \
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk
+	test -x $(WRK)
+
+venv: $(STAMP) $(CHROMIUM) $(WRK)
 
 run: $(STAMP)
 	$(BIN)/netid demo setup
@@ -40,13 +51,18 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(STAMP) $(CHROMIUM)
+unit: $(STAMP) $(CHROMIUM) $(WRK)
 	$(BIN)/pytest -q
 
 test: lint unit
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.registry_import
+# The full harness (issue 7): 1,000,000 people (cached in bench/.cache), SQLite then
+# PostgreSQL; results in bench/results/ (SUMMARY.md). `make bench-smoke`: every scenario, tiny.
+bench: $(STAMP) $(WRK)
+	$(BIN)/netid bench run
+
+bench-smoke: $(STAMP) $(WRK)
+	$(BIN)/netid bench smoke
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.registry_import import fresh_container
+from netid.bench.importer import fresh_container
 from netid.container import Container
 from netid.core.clock import today_in_china
 from netid.credentials import jws, sdjwt

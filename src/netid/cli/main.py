@@ -17,6 +17,7 @@ from rich.table import Table
 
 from netid.cli.admin import admin_app
 from netid.cli.audit import audit_app
+from netid.cli.bench import bench_app
 from netid.cli.billing import billing_app, receipts_app
 from netid.cli.chip import register_chip_commands
 from netid.cli.client import client_app
@@ -32,7 +33,7 @@ from netid.cli.wallet import wallet_app
 from netid.config import Settings
 from netid.container import Container
 from netid.core.clock import today_in_china
-from netid.registry.importer import ImportSummary
+from netid.registry.importer import DEFAULT_BATCH_SIZE, ImportSummary
 
 app = typer.Typer(
     help="netid: national network identity authentication public service.",
@@ -62,6 +63,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(monitoring_app, name="monitoring")
 register_presentation_commands(app)
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 _container: Container | None = None
@@ -368,7 +370,7 @@ def keys_export_public() -> None:
 @registry_app.command("import")
 def registry_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH_SIZE,
     report: Annotated[Path | None, typer.Option(help="Rejected rows (JSONL)")] = None,
     workers: Annotated[
         int | None, typer.Option(min=0, max=64, help="Sealing processes (default: CPUs)")
@@ -391,7 +393,7 @@ def _import_with_progress(
     report_path: Path,
     *,
     description: str,
-    batch_size: int = 2000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
 ) -> ImportSummary:
     """Run an import with a progress bar; the report of rejected rows is kept only if any."""
