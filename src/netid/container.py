@@ -198,8 +198,14 @@ class Container:
     @cached_property
     def committer(self) -> GroupCommitter:
         """The hot path's unit of work: many requests' writes in one grouped commit, each
-        answer released after it (netid.db.group)."""
-        return GroupCommitter(self.transaction)
+        answer released after it (netid.db.group). On PostgreSQL every batch locks the log
+        head first, so batches of different workers take their row locks in one order and
+        cannot deadlock; on SQLite the writer slot serialises batches already."""
+        if is_sqlite(self.engine):
+            return GroupCommitter(self.transaction)
+        return GroupCommitter(
+            self.transaction, first=lambda session: self.recorder(session).lock_head()
+        )
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)

@@ -5,6 +5,7 @@ and nobody hears back before the commit holding their writes."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -12,9 +13,11 @@ from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from netid.audit.models import AccessRecord
+from netid.billing.models import Charge
 from netid.container import Container
 from netid.db.group import CommitFailed, GroupCommitter
 
@@ -201,3 +204,154 @@ def test_a_unit_cannot_wait_for_another(container: Container) -> None:
         committer.call(nested)
     committer.close()
     assert _recorded(container) == set()
+
+
+def test_a_cancelled_caller_is_skipped_and_the_others_answered(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+    assert not first.cancel()  # running: too late to cancel, it takes the commit's outcome
+    cancelled = committer.submit(_record(container, "cancelled"))
+    kept = committer.submit(_record(container, "kept"))
+    assert cancelled.cancel()  # an asyncio task cancelled while waiting does this
+    release.set()
+    assert first.result(WAIT) == "first"
+    assert kept.result(WAIT) == "kept"
+    assert committer.call(_record(container, "later")) == "later"  # the thread lives on
+    committer.close()
+    assert _recorded(container) == {"first", "kept", "later"}
+
+
+def test_an_awaiting_task_cancelled_before_its_turn_writes_nothing(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+
+    async def cancel_one() -> str:
+        task = asyncio.ensure_future(committer.run(_record(container, "gave-up")))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        return await committer.run(_record(container, "next"))
+
+    assert asyncio.run(cancel_one()) == "next"
+    first.result(WAIT)
+    committer.close()
+    assert _recorded(container) == {"first", "next"}
+
+
+def test_a_unit_raising_a_base_exception_fails_alone(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+
+    def exits(session: Session) -> str:
+        raise SystemExit(3)
+
+    failing = committer.submit(exits)
+    kept = committer.submit(_record(container, "kept"))
+    release.set()
+    with pytest.raises(SystemExit):
+        failing.result(WAIT)
+    assert kept.result(WAIT) == "kept"
+    assert committer.call(_record(container, "later")) == "later"
+    committer.close()
+    assert first.result(WAIT) == "first"
+
+
+def test_first_runs_at_the_start_of_every_batch(container: Container) -> None:
+    calls: list[str] = []
+    committer = GroupCommitter(container.transaction, first=lambda session: calls.append("first"))
+    release, held = _held_first(container, committer)
+
+    def unit(session: Session) -> str:
+        calls.append("unit")
+        return "unit"
+
+    waiting = committer.submit(unit)
+    release.set()
+    held.result(WAIT)
+    waiting.result(WAIT)
+    committer.close()
+    assert calls == ["first", "first", "unit"]  # [held] then [waiting], each after "first"
+
+
+def test_each_unit_starts_with_an_empty_identity_map(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    release, first = _held_first(container, committer)
+
+    kept_alive: list[AccessRecord] = []  # the identity map holds objects weakly
+
+    def load(session: Session) -> int:
+        kept_alive.extend(session.scalars(select(AccessRecord)).all())
+        return len(session.identity_map)
+
+    loaded = committer.submit(load)
+    seen = committer.submit(lambda session: len(session.identity_map))
+    release.set()
+    first.result(WAIT)
+    assert loaded.result(WAIT) >= 1
+    assert seen.result(WAIT) == 0  # the earlier request's objects are not reused
+    committer.close()
+
+
+def _charge(receipt_id: str) -> Charge:
+    return Charge(
+        receipt_id=receipt_id,
+        institution_id="inst",
+        institution_code="CODE",
+        month="2026-12",
+        verification_type="id2",
+        purpose="account_opening",
+        result_class="match",
+        price_fen=1,
+        charged_at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC),
+    )
+
+
+def test_pending_orm_objects_are_flushed_with_their_unit(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    committer.call(lambda session: session.add(_charge("orm")))  # added, never flushed by it
+    committer.close()
+    with container.transaction(write=False) as session:
+        assert session.get(Charge, "orm") is not None
+
+
+def test_a_unit_catching_its_own_duplicate_key_stays_alone(container: Container) -> None:
+    committer = GroupCommitter(container.transaction)
+    committer.call(lambda session: session.add(_charge("dup")))
+
+    def insert_twice(session: Session) -> str:
+        try:
+            with session.begin_nested():  # the unit's own savepoint, inside the batch's
+                session.add(_charge("dup"))
+        except IntegrityError:
+            return "caught"
+        return "inserted"
+
+    release, first = _held_first(container, committer)
+    caught = committer.submit(insert_twice)
+    after = committer.submit(_record(container, "after"))
+    release.set()
+    assert caught.result(WAIT) == "caught"
+    assert after.result(WAIT) == "after"
+    assert first.result(WAIT) == "first"
+    committer.close()
+    assert _recorded(container) == {"first", "after"}
+
+
+def test_an_uncaught_flush_failure_undoes_the_whole_batch(container: Container) -> None:
+    # A failed flush leaves SQLAlchemy's session needing a full rollback: nobody in the batch
+    # is acknowledged and nothing of it is on disk.
+    committer = GroupCommitter(container.transaction)
+    committer.call(lambda session: session.add(_charge("taken")))
+    release, first = _held_first(container, committer)
+    broken = committer.submit(lambda session: session.add(_charge("taken")))
+    other = committer.submit(_record(container, "other"))
+    release.set()
+    assert first.result(WAIT) == "first"  # its own batch, before
+    for future in (broken, other):  # one batch
+        with pytest.raises(CommitFailed):
+            future.result(WAIT)
+    assert committer.call(_record(container, "next")) == "next"  # the next batch is fine
+    committer.close()
+    assert _recorded(container) == {"first", "next"}

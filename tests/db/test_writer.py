@@ -9,6 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from netid.core.errors import ConfigurationError
 from netid.db.writer import WriterLock, writer_lock_for
 
 # Another process tries the same lock without waiting: exit 0 if it got it, 1 if not.
@@ -68,23 +71,19 @@ def test_an_in_memory_database_needs_no_file(tmp_path: Path) -> None:
 
 
 def test_a_failed_acquisition_leaves_it_free(tmp_path: Path) -> None:
-    # A lock file the process cannot open (a directory in its place): the error surfaces and
-    # the thread lock is not left held.
+    # A lock file the process cannot open (a directory in its place): a configuration error
+    # that says what to fix, and the thread lock is not left held.
     database = tmp_path / "netid.sqlite3"
     (tmp_path / "netid.sqlite3.writer-lock").mkdir()
     lock = WriterLock(database)
-    try:
+    with pytest.raises(ConfigurationError, match="writer lock file"):
         lock.acquire()
-    except IsADirectoryError:
-        pass
-    else:  # pragma: no cover - the assertion below reports it
-        raise AssertionError("a directory opened as the lock file")
     got = threading.Event()
 
     def other() -> None:
         try:
             lock.acquire()
-        except IsADirectoryError:
+        except ConfigurationError:
             got.set()  # reached the file again: the thread lock was free
 
     thread = threading.Thread(target=other)

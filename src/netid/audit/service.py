@@ -100,6 +100,12 @@ class AccessRecorder:
         self._hash_alg = hash_alg  # used only when the first append creates the log
         tree_hasher(hash_alg)
 
+    def lock_head(self) -> None:
+        """Take the log head's row lock now (PostgreSQL ``FOR UPDATE``; creating the head if
+        there is none), for a transaction that will append and must lock the head before
+        any other row (netid.db.group)."""
+        self._log.lock_head(self._hash_alg)
+
     def record(
         self,
         *,

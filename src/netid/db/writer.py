@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from netid.core.errors import ConfigurationError
+
 _SHARED: dict[Path, WriterLock] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -58,7 +60,15 @@ class WriterLock:
                 if self._fd is None or self._pid != os.getpid():
                     # Opened once per process: a forked child opens its own, as flock locks
                     # belong to the open file description, which a fork would share.
-                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    try:
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    except OSError as exc:
+                        # E.g. created by another user (the CLI run as root): every write
+                        # would fail, so say what to fix instead of a bare 500.
+                        raise ConfigurationError(
+                            "The database's writer lock file cannot be opened; it must "
+                            "belong to the service's user."
+                        ) from exc
                     self._pid = os.getpid()
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
             self._depth += 1
