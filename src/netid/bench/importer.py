@@ -8,6 +8,7 @@ own; the import's worker processes (parsing and sealing) report theirs separatel
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -27,9 +28,27 @@ from netid.container import Container
 from netid.core.clock import SystemClock, today_in_china
 from netid.crypto.sealing import generate_seal_key
 from netid.keys.master import format_master_key
-from netid.registry.importer import run_import
+from netid.registry.importer import DEFAULT_BATCH_SIZE, ImportSummary, run_import
 
 LOOKUPS = 2000
+
+
+def import_people(
+    container: Container, file: Path, *, today: dt.date, workers: int
+) -> ImportSummary:
+    """``file`` imported as ``netid registry import`` would (its default batch size), the
+    per-line report discarded."""
+    with open(os.devnull, "w") as devnull:
+        return run_import(
+            file,
+            unit_of_work=container.registry_unit,
+            actor="operator:bench",
+            today=today,
+            now=container.clock.now,
+            report=devnull,
+            batch_size=DEFAULT_BATCH_SIZE,
+            workers=workers,
+        )
 
 
 def fresh_container(backend: str, workdir: Path) -> Container:
@@ -58,17 +77,7 @@ def child(backend: str, file: Path, workdir: Path, workers: int) -> dict[str, An
     today = today_in_china(SystemClock())
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    with open(os.devnull, "w") as devnull:
-        summary = run_import(
-            file,
-            unit_of_work=container.registry_unit,
-            actor="operator:bench",
-            today=today,
-            now=container.clock.now,
-            report=devnull,
-            batch_size=5000,
-            workers=workers,
-        )
+    summary = import_people(container, file, today=today, workers=workers)
     elapsed = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     pool = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

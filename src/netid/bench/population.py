@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from sqlalchemy import text
 
 from netid.bench.common import postgresql_url
+from netid.bench.importer import import_people
 from netid.bench.logbuild import bulk_append
 from netid.client.rp import ClientFile, RelyingParty, private_jwk
 from netid.config import Settings
@@ -36,7 +37,6 @@ from netid.crypto import jose_keys
 from netid.documents import synth
 from netid.institutions.schemas import ApplicationIn
 from netid.oidc.schemas import ClientRegistrationIn
-from netid.registry.importer import run_import
 from netid.registry.synthetic import write_population
 
 GENERATOR_VERSION = 1  # bump when the synthetic generator's output changes
@@ -322,17 +322,12 @@ def prepare(
     built.facts["generate_seconds"] = round(time.perf_counter() - t0, 1)
     note("importing them")
     t0 = time.perf_counter()
-    with open(os.devnull, "w") as devnull:
-        summary = run_import(
-            file,
-            unit_of_work=container.registry_unit,
-            actor="operator:bench",
-            today=today,
-            now=container.clock.now,
-            report=devnull,
-            batch_size=5000,
-            workers=import_workers if import_workers is not None else (os.cpu_count() or 1),
-        )
+    summary = import_people(
+        container,
+        file,
+        today=today,
+        workers=import_workers if import_workers is not None else (os.cpu_count() or 1),
+    )
     built.facts["import_seconds"] = round(time.perf_counter() - t0, 1)
     built.facts["people"] = summary.imported
     _samples(file, root, people, seed, today)
