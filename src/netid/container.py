@@ -210,6 +210,18 @@ class Container:
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
 
+    def ensure_ready(self) -> None:
+        """Migrated, with its master key and a key of every purpose, as `netid keys init`
+        leaves it (idempotent, unrecorded): for harnesses that start a server on a fresh or
+        cached database (netid.bench, the e2e tests)."""
+        self.migrate()
+        master, _ = self.ensure_master_key()
+        with self.transaction() as session:
+            keys = self.keyring_service(session, master)
+            if not keys.is_initialised():
+                keys.initialise()
+            keys.ensure_all_purposes()
+
     # -- keys -------------------------------------------------------------------------------
     def master_key(self) -> SealKey:
         return load_master_key(

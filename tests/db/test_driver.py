@@ -14,10 +14,10 @@ from netid.billing.models import Charge
 from netid.container import Container
 from netid.db.driver import DriverQuery, DriverWrite
 from netid.institutions.models import Institution
+from tests.db.support import AT, charge
 
 _CHARGE = Charge.__table__.c
 _INSTITUTION = Institution.__table__.c
-AT = dt.datetime(2026, 12, 3, 14, 30, 15, 123456, tzinfo=dt.UTC)
 
 
 class ChargeRow(NamedTuple):
@@ -66,19 +66,7 @@ def test_a_driver_write_reads_back_through_the_orm(container: Container) -> None
 
 def test_an_orm_write_reads_back_through_the_driver(container: Container) -> None:
     with container.transaction() as session:
-        session.add(
-            Charge(
-                receipt_id="r2",
-                institution_id="inst",
-                institution_code="CODE",
-                month="2026-12",
-                verification_type="id2",
-                purpose="account_opening",
-                result_class="match",
-                price_fen=7,
-                charged_at=AT,
-            )
-        )
+        session.add(charge("r2", price_fen=7))
     with container.transaction(write=False) as session:
         row = READ.one_or_none(session.connection(), ("r2",))
         assert row == ChargeRow("r2", 7, AT)

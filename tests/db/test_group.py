@@ -5,7 +5,6 @@ and nobody hears back before the commit holding their writes."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -20,6 +19,7 @@ from netid.audit.models import AccessRecord
 from netid.billing.models import Charge
 from netid.container import Container
 from netid.db.group import CommitFailed, GroupCommitter
+from tests.db.support import charge
 
 WAIT = 10  # seconds; only a broken committer ever waits this long
 
@@ -294,23 +294,9 @@ def test_each_unit_starts_with_an_empty_identity_map(container: Container) -> No
     committer.close()
 
 
-def _charge(receipt_id: str) -> Charge:
-    return Charge(
-        receipt_id=receipt_id,
-        institution_id="inst",
-        institution_code="CODE",
-        month="2026-12",
-        verification_type="id2",
-        purpose="account_opening",
-        result_class="match",
-        price_fen=1,
-        charged_at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC),
-    )
-
-
 def test_pending_orm_objects_are_flushed_with_their_unit(container: Container) -> None:
     committer = GroupCommitter(container.transaction)
-    committer.call(lambda session: session.add(_charge("orm")))  # added, never flushed by it
+    committer.call(lambda session: session.add(charge("orm")))  # added, never flushed by it
     committer.close()
     with container.transaction(write=False) as session:
         assert session.get(Charge, "orm") is not None
@@ -318,12 +304,12 @@ def test_pending_orm_objects_are_flushed_with_their_unit(container: Container) -
 
 def test_a_unit_catching_its_own_duplicate_key_stays_alone(container: Container) -> None:
     committer = GroupCommitter(container.transaction)
-    committer.call(lambda session: session.add(_charge("dup")))
+    committer.call(lambda session: session.add(charge("dup")))
 
     def insert_twice(session: Session) -> str:
         try:
             with session.begin_nested():  # the unit's own savepoint, inside the batch's
-                session.add(_charge("dup"))
+                session.add(charge("dup"))
         except IntegrityError:
             return "caught"
         return "inserted"
@@ -343,9 +329,9 @@ def test_an_uncaught_flush_failure_undoes_the_whole_batch(container: Container) 
     # A failed flush leaves SQLAlchemy's session needing a full rollback: nobody in the batch
     # is acknowledged and nothing of it is on disk.
     committer = GroupCommitter(container.transaction)
-    committer.call(lambda session: session.add(_charge("taken")))
+    committer.call(lambda session: session.add(charge("taken")))
     release, first = _held_first(container, committer)
-    broken = committer.submit(lambda session: session.add(_charge("taken")))
+    broken = committer.submit(lambda session: session.add(charge("taken")))
     other = committer.submit(_record(container, "other"))
     release.set()
     assert first.result(WAIT) == "first"  # its own batch, before

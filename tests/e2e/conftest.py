@@ -226,15 +226,8 @@ def _settings(root: Path, base: str, port: int, db_url: str | None, schema: str 
 
 
 def _ready_container(settings: Settings) -> Container:
-    """Migrated, master key file, a key of every purpose (``netid keys init``)."""
     container = Container(settings)
-    container.migrate()
-    master, _ = container.ensure_master_key()
-    with container.transaction() as session:
-        keys = container.keyring_service(session, master)
-        if not keys.is_initialised():
-            keys.initialise()
-        keys.ensure_all_purposes()
+    container.ensure_ready()
     return container
 
 

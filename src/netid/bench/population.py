@@ -145,15 +145,8 @@ class Population:
 
 
 def _ready_container(settings: Settings) -> Container:
-    """Migrated, with its master key and a key of every purpose (as `netid keys init`)."""
     container = Container(settings)
-    container.migrate()
-    master, _ = container.ensure_master_key()
-    with container.transaction() as session:
-        keys = container.keyring_service(session, master)
-        if not keys.is_initialised():
-            keys.initialise()
-        keys.ensure_all_purposes()
+    container.ensure_ready()
     return container
 
 
