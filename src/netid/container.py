@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -201,10 +201,16 @@ class Container:
         answer released after it (netid.db.group). On PostgreSQL every batch locks the log
         head first, so batches of different workers take their row locks in one order and
         cannot deadlock; on SQLite the writer slot serialises batches already."""
+
+        def read_transaction() -> AbstractContextManager[Session]:
+            return self.transaction(write=False)
+
         if is_sqlite(self.engine):
-            return GroupCommitter(self.transaction)
+            return GroupCommitter(self.transaction, read_transaction=read_transaction)
         return GroupCommitter(
-            self.transaction, first=lambda session: self.recorder(session).lock_head()
+            self.transaction,
+            first=lambda session: self.recorder(session).lock_head(),
+            read_transaction=read_transaction,
         )
 
     def migrate(self) -> None:

@@ -341,3 +341,119 @@ def test_an_uncaught_flush_failure_undoes_the_whole_batch(container: Container) 
     assert committer.call(_record(container, "next")) == "next"  # the next batch is fine
     committer.close()
     assert _recorded(container) == {"first", "next"}
+
+
+# -- staged units: a read stage outside the writer slot, then the write ----------------------
+def _read_transaction(container: Container) -> Callable[[], AbstractContextManager[Session]]:
+    return lambda: container.transaction(write=False)
+
+
+def _count_records(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AccessRecord)) or 0
+
+
+def test_a_staged_unit_reads_then_writes_in_the_batch(container: Container) -> None:
+    committer = GroupCommitter(container.transaction, read_transaction=_read_transaction(container))
+    with container.transaction(write=False) as session:
+        before = _count_records(session)
+    release, first = _held_first(container, committer)
+
+    def read(session: Session) -> Callable[[Session], int]:
+        seen = _count_records(session)
+        record = _record(container, "staged")
+
+        def write(write_session: Session) -> int:
+            record(write_session)
+            return seen
+
+        return write
+
+    staged = committer.submit_staged(read)
+    release.set()
+    assert first.result(WAIT) == "first"
+    # Read in its batch's read stage: after the held batch's commit, before its own write.
+    assert staged.result(WAIT) == before + 1
+    committer.close()
+    assert (committer.batches, committer.units) == (2, 2)
+    assert _recorded(container) == {"first", "staged"}
+
+
+def test_the_read_stage_holds_no_writer_slot(container: Container) -> None:
+    # While a staged unit reads, another writer (a CLI transaction, another worker process)
+    # can take the slot and commit: reads never queue behind writes.
+    committer = GroupCommitter(container.transaction, read_transaction=_read_transaction(container))
+    wrote_meanwhile = threading.Event()
+
+    def read(session: Session) -> Callable[[Session], str]:
+        def other_writer() -> None:
+            with container.transaction() as other:
+                _record(container, "meanwhile")(other)
+            wrote_meanwhile.set()
+
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        writer.join(WAIT)
+        assert wrote_meanwhile.is_set()
+        return _record(container, "staged")
+
+    assert committer.submit_staged(read).result(WAIT) == "staged"
+    committer.close()
+    assert _recorded(container) == {"meanwhile", "staged"}
+
+
+def test_a_failing_read_stage_fails_alone_and_writes_nothing(container: Container) -> None:
+    committer = GroupCommitter(container.transaction, read_transaction=_read_transaction(container))
+    release, first = _held_first(container, committer)
+
+    def failing(session: Session) -> Callable[[Session], str]:
+        raise LookupError("no such thing")
+
+    broken = committer.submit_staged(failing)
+    fine = committer.submit_staged(lambda session: _record(container, "fine"))
+    plain = committer.submit(_record(container, "plain"))
+    release.set()
+    assert first.result(WAIT) == "first"
+    with pytest.raises(LookupError):
+        broken.result(WAIT)
+    assert fine.result(WAIT) == "fine"
+    assert plain.result(WAIT) == "plain"
+    committer.close()
+    assert _recorded(container) == {"first", "fine", "plain"}
+
+
+def test_a_failed_read_transaction_acknowledges_none_of_its_units(container: Container) -> None:
+    @contextmanager
+    def broken_reads() -> Iterator[Session]:
+        raise RuntimeError("the database is gone")
+        yield  # pragma: no cover
+
+    committer = GroupCommitter(container.transaction, read_transaction=broken_reads)
+    release, first = _held_first(container, committer)
+    staged = committer.submit_staged(lambda session: _record(container, "staged"))
+    plain = committer.submit(_record(container, "plain"))
+    release.set()
+    assert first.result(WAIT) == "first"
+    with pytest.raises(CommitFailed):
+        staged.result(WAIT)
+    assert plain.result(WAIT) == "plain"  # a unit without a read stage is not affected
+    committer.close()
+    assert _recorded(container) == {"first", "plain"}
+
+
+def test_without_a_read_transaction_a_staged_unit_reads_in_the_write(
+    container: Container,
+) -> None:
+    committer = GroupCommitter(container.transaction)
+
+    def read(session: Session) -> Callable[[Session], bool]:
+        return lambda write_session: write_session is session
+
+    assert committer.submit_staged(read).result(WAIT) is True
+    committer.close()
+
+
+def test_run_staged_awaits_the_result(container: Container) -> None:
+    committer = GroupCommitter(container.transaction, read_transaction=_read_transaction(container))
+    result = asyncio.run(committer.run_staged(lambda session: _record(container, "async")))
+    assert result == "async"
+    committer.close()

@@ -13,6 +13,9 @@ from netid.container import Container
 from netid.crypto import jose_keys
 from netid.institutions.errors import InstitutionSuspended
 from netid.institutions.schemas import ApplicationIn
+from netid.oauth.errors import InvalidClient, OAuthRequestError
+from netid.oauth.schemas import IssuedToken, TokenRequest
+from netid.oauth.service import PreparedToken
 from netid.oauth.tokens import verify_access_token
 from netid.web.app import create_app
 from tests.institutions.support import application
@@ -67,3 +70,43 @@ def test_approved_then_suspended_institution(container: Container) -> None:
     )
     with pytest.raises(InstitutionSuspended), container.transaction() as session:
         container.institutions(session).require_active(claims.institution_id)
+
+
+def _prepare(container: Container, body: dict[str, str]) -> PreparedToken:
+    with container.transaction(write=False) as session:
+        return container.token_service(session).prepare(TokenRequest(**body))
+
+
+def _complete(container: Container, prepared: PreparedToken) -> object:
+    with container.transaction() as session:
+        return container.token_service(session).complete(prepared)
+
+
+def test_staged_token_reads_then_spends_the_jti_once(container: Container) -> None:
+    """The read stage verifies and writes nothing; the jti is spent in the write stage, so
+    two requests with one assertion that both passed the read stage get one token."""
+    inst = onboard(container)
+    body = form(assertion(inst, container.token_endpoint_url()))
+    first, second = _prepare(container, body), _prepare(container, body)
+    assert first.refusal is None
+    assert second.refusal is None
+    assert token_records(container) == []
+    assert isinstance(_complete(container, first), IssuedToken)
+    replay = _complete(container, second)
+    assert isinstance(replay, InvalidClient)
+    assert replay.reason == "replay"
+    assert [record_details(r).get("reason") for r in token_records(container)] == [None, "replay"]
+
+
+def test_a_refusal_of_the_read_stage_is_recorded_by_the_write_stage(
+    container: Container,
+) -> None:
+    inst = onboard(container)
+    prepared = _prepare(
+        container, form(assertion(inst, container.token_endpoint_url()), scope="everything")
+    )
+    assert prepared.refusal is not None
+    assert token_records(container) == []
+    refused = _complete(container, prepared)
+    assert isinstance(refused, OAuthRequestError)
+    assert [record_details(r)["reason"] for r in token_records(container)] == ["invalid_scope"]

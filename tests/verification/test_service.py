@@ -384,3 +384,55 @@ def test_personal_data_never_appears_in_refusals(
         refusal = refusal_of(ask(container, bank, body))
         text = json.dumps({"m": refusal.message, "d": refusal.details}, ensure_ascii=False)
         assert people.number("adult")[:10] not in text and "娜娜" not in text
+
+
+# -- staged: the read stage, then the write stage (docs/decisions/0007) ----------------------
+def prepare(container: Container, institution: InstitutionView, body: dict[str, Any]) -> Any:
+    with container.transaction(write=False) as session:
+        return container.verification(session).prepare(
+            institution.id, VerificationRequest.model_validate(body)
+        )
+
+
+def complete(container: Container, prepared: Any) -> Outcome:
+    with container.transaction() as session:
+        return container.verification(session).complete(prepared)
+
+
+def test_the_read_stage_writes_nothing_and_the_write_stage_answers(
+    container: Container, people: People, bank: InstitutionView
+) -> None:
+    before = records(container)
+    prepared = prepare(container, bank, id2(people))
+    assert records(container) == before  # looked up and compared, nothing recorded yet
+    answer = answer_of(complete(container, prepared))
+    assert answer.result == "match"
+    assert answer.pseudonym
+    assert [r["action"] for r in records(container)[len(before) :]] == ["verification.id2"]
+
+
+def test_a_freeze_between_the_stages_still_refuses(
+    container: Container, people: People, bank: InstitutionView
+) -> None:
+    prepared = prepare(container, bank, id2(people))
+    with container.transaction() as session:
+        container.institutions(session).freeze(bank.id, actor=ACTOR, reason="harvesting")
+    refusal = refusal_of(complete(container, prepared))
+    assert refusal.code == "institution_frozen"
+    assert verification_records(container)[-1]["outcome"] == "refused"
+    with container.transaction(write=False) as session:
+        assert session.scalars(select(Charge.result_class)).all() == ["refused"]
+
+
+def test_a_refusal_found_by_the_read_stage_is_recorded_by_the_write_stage(
+    container: Container, people: People, bank: InstitutionView
+) -> None:
+    prepared = prepare(
+        container, bank, id2(people, subject={"document_number": "123", "name": "x"})
+    )
+    assert not verification_records(container)
+    refusal = refusal_of(complete(container, prepared))
+    assert refusal.code == "invalid_document_number"
+    recorded = verification_records(container)
+    assert [r["outcome"] for r in recorded] == ["refused"]
+    assert recorded[0]["_sealed"] is None  # refused before the look-up: it names nobody

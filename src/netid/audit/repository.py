@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from netid.audit.models import AccessRecord, LogCheckpoint, LogHead, LogNode
+from netid.audit.schemas import RecordedEntry
 from netid.crypto.merkle import Frontier
 from netid.db.driver import DriverQuery, DriverWrite
 
@@ -121,9 +122,9 @@ class LogRepository:
     def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         _DRIVER_INSERT_NODES.many(self._session.connection(), nodes)
 
-    def add_entry(self, values: dict[str, Any]) -> None:
-        """Insert one entry; ``values`` holds every column of ``ENTRY_COLUMNS``."""
-        row = tuple(values[name] for name in ENTRY_COLUMNS)
+    def add_entry(self, entry: RecordedEntry) -> None:
+        """Insert one entry (every column of ``ENTRY_COLUMNS``)."""
+        row = tuple(getattr(entry, name) for name in ENTRY_COLUMNS)
         _DRIVER_INSERT_RECORD.rowcount(self._session.connection(), row)
 
     def perfect_hashes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -10,6 +11,25 @@ from typing import Any
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEntry:
+    """What :meth:`netid.audit.service.AccessRecorder.record` appended: the access record's
+    columns as written. A plain value, not an ORM object (building one costs ≈ 40–70 µs on
+    every access; docs/decisions/0007)."""
+
+    id: str
+    log_index: int
+    recorded_at: dt.datetime
+    actor: str
+    action: str
+    purpose: str | None
+    outcome: str
+    subject_ref_sealed: bytes | None
+    subject_tag: bytes | None
+    canonical: bytes
+    leaf_hash: bytes
 
 
 @dataclass(frozen=True)

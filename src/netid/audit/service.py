@@ -26,7 +26,7 @@ from netid.audit.errors import (
     NoCheckpoint,
     WitnessInvalid,
 )
-from netid.audit.models import AccessRecord, LogCheckpoint
+from netid.audit.models import LogCheckpoint
 from netid.audit.repository import LogRepository
 from netid.audit.schemas import (
     Checkpoint,
@@ -35,6 +35,7 @@ from netid.audit.schemas import (
     FindingKind,
     InclusionProof,
     LogStatus,
+    RecordedEntry,
     VerifyReport,
     b64,
 )
@@ -117,7 +118,7 @@ class AccessRecorder:
         subject_id: str | None = None,
         details: dict[str, Any] | None = None,
         record_id: str | None = None,
-    ) -> AccessRecord:
+    ) -> RecordedEntry:
         """Append one access record. ``subject_id`` is sealed under ``subject_key``.
 
         ``record_id`` lets a caller name the record in advance, so that the entry can carry a
@@ -156,26 +157,26 @@ class AccessRecorder:
         canonical = canonical_json(entry)
         leaf = hasher.leaf(canonical)
         frontier, completed = append(hasher, Frontier.from_bytes(frontier_bytes), leaf)
-        values = {
-            "id": record_id,
-            "log_index": size,
-            "recorded_at": at,
-            "actor": actor,
-            "action": action,
-            "purpose": purpose,
-            "outcome": outcome,
-            "subject_ref_sealed": sealed_ref,
-            "subject_tag": subject_tag(subject_key) if sealed_ref and subject_key else None,
-            "canonical": canonical,
-            "leaf_hash": leaf,
-        }
-        # Core statements, not the ORM unit of work: this runs on every access.
-        self._log.add_entry(values)
+        recorded = RecordedEntry(
+            id=record_id,
+            log_index=size,
+            recorded_at=at,
+            actor=actor,
+            action=action,
+            purpose=purpose,
+            outcome=outcome,
+            subject_ref_sealed=sealed_ref,
+            subject_tag=subject_tag(subject_key) if sealed_ref and subject_key else None,
+            canonical=canonical,
+            leaf_hash=leaf,
+        )
+        # Driver statements, not the ORM unit of work: this runs on every access.
+        self._log.add_entry(recorded)
         # Every perfect node, the leaf (level 0) included: proofs then read one compact table
         # (the leaf hash is also kept on the entry, which verify checks against it).
         self._log.add_nodes(completed)
         self._log.set_head(frontier.size, frontier.to_bytes())
-        return AccessRecord(**values)  # a detached copy of what was written
+        return recorded
 
 
 NoteSigners = Callable[[], Sequence[NoteSigner]]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from netid.audit.models import AccessRecord
 from netid.billing.models import Charge
+from netid.billing.schemas import ChargeRow
 from netid.db.driver import DriverWrite
 
 
@@ -36,8 +37,8 @@ class BillingRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, charge: Charge) -> None:
-        """Insert ``charge`` (which stays a detached value: nothing else changes it)."""
+    def add(self, charge: ChargeRow) -> None:
+        """Insert ``charge``."""
         values = tuple(getattr(charge, name) for name in _CHARGE_COLUMNS)
         _INSERT_CHARGE.rowcount(self._session.connection(), values)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +27,22 @@ CSV_COLUMNS: Final = (
     "amount_yuan",
     "currency",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRow:
+    """One charge as written (the ``charge`` table's columns): a plain value, not an ORM
+    object, on the hot path (docs/decisions/0007)."""
+
+    receipt_id: str
+    institution_id: str
+    institution_code: str
+    month: str
+    verification_type: str
+    purpose: str
+    result_class: str
+    price_fen: int
+    charged_at: dt.datetime
 
 
 def check_month(month: str) -> str:

@@ -17,11 +17,11 @@ import orjson
 from netid.audit.errors import NoCheckpoint
 from netid.audit.service import AuditService
 from netid.billing.errors import InvalidCharge, ReceiptNotFound
-from netid.billing.models import Charge
 from netid.billing.receipts import sign_receipt
 from netid.billing.repository import BillingRepository
 from netid.billing.schemas import (
     RESULT_CLASSES,
+    ChargeRow,
     Statement,
     StatementLine,
     Subtotal,
@@ -61,7 +61,7 @@ class BillingService:
         result_class: str,
         price_fen: int,
         at: dt.datetime,
-    ) -> Charge:
+    ) -> ChargeRow:
         """Record what one receipt costs (0 for refusals and free plans: still counted)."""
         if type(price_fen) is not int or price_fen < 0:
             raise InvalidCharge("A price is a non-negative number of fen.")
@@ -74,7 +74,7 @@ class BillingService:
                 raise InvalidCharge()
         if not purpose or len(purpose) > 64:
             raise InvalidCharge()
-        charge = Charge(
+        charge = ChargeRow(
             receipt_id=receipt_id,
             institution_id=institution_id,
             institution_code=institution_code,

@@ -17,6 +17,13 @@ resolved. Each request still owns its outcome:
 Units run one after another on the committer thread, so they see each other's writes in
 order, as consecutive transactions would. Services still never commit; this is
 infrastructure, like the request handler that used to own the transaction.
+
+A *staged* unit (:meth:`GroupCommitter.submit_staged`) first reads, in one read-only
+transaction shared by the batch and outside the writer slot, and returns the write it then
+needs: on SQLite the slot, which every worker process shares, is held only for the writes
+(docs/decisions/0007 "Staged units"). What the read stage found can be a few milliseconds
+old when the write stage runs, so anything that must be current when the answer is given
+(a freeze, a lock, a quota) is read again, or written conditionally, in the write stage.
 """
 
 from __future__ import annotations
@@ -47,10 +54,25 @@ class CommitFailed(Unavailable):
     default_message = "The answer could not be stored, so it was not given; please retry."
 
 
+Work = Callable[[Session], T]
+# The read stage of a staged unit: reads, and returns the unit's write stage.
+ReadStage = Callable[[Session], Callable[[Session], T]]
+
+
 @dataclass
 class _Unit(Generic[T]):
-    work: Callable[[Session], T]
+    work: Work[T] | None
+    read: ReadStage[T] | None = None
     future: Future[T] = field(default_factory=Future)
+
+    def write_stage(self) -> Work[T]:
+        """The work to run in the write transaction: a staged unit whose read stage did not
+        run apart (no read transaction) reads there first."""
+        if self.work is not None:
+            return self.work
+        read = self.read
+        assert read is not None
+        return lambda session: read(session)(session)
 
 
 _STOP = object()
@@ -70,17 +92,23 @@ class GroupCommitter:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         first: Callable[[Session], None] | None = None,
+        read_transaction: Callable[[], AbstractContextManager[Session]] | None = None,
     ) -> None:
         """``first`` runs at the start of every batch's transaction, before any unit: the
         container takes the log head's row lock there on PostgreSQL, so that every batch
         takes its locks in one order (head, then the units' rows). Taken by the first unit
         instead, the head would be held while later units lock their rows, and two workers'
-        batches could deadlock."""
+        batches could deadlock.
+
+        ``read_transaction`` opens the read-only unit of work the read stages of a batch
+        share (the container's ``transaction(write=False)``); without one, a staged unit
+        reads inside the write transaction like any other unit."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._transaction = transaction
         self._max_batch = max_batch
         self._first = first
+        self._read_transaction = read_transaction
         self._queue: queue.SimpleQueue[_Unit[Any] | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -89,15 +117,27 @@ class GroupCommitter:
         self.units = 0
 
     # -- callers ----------------------------------------------------------------------------
-    def submit(self, work: Callable[[Session], T]) -> Future[T]:
-        unit: _Unit[T] = _Unit(work)
+    def submit(self, work: Work[T]) -> Future[T]:
+        return self._put(_Unit(work))
+
+    def submit_staged(self, read: ReadStage[T]) -> Future[T]:
+        """``read(session)`` runs in the batch's read-only transaction, outside the writer
+        slot, and returns the write stage, which runs as a unit of the batch's write
+        transaction. If ``read`` raises, the caller gets that and nothing is written."""
+        return self._put(_Unit(None, read))
+
+    def _put(self, unit: _Unit[T]) -> Future[T]:
         self._ensure_thread()
         self._queue.put(unit)
         return unit.future
 
-    async def run(self, work: Callable[[Session], T]) -> T:
+    async def run(self, work: Work[T]) -> T:
         """Await ``work``'s result (or exception) once its writes are committed."""
         return await asyncio.wrap_future(self.submit(work))
+
+    async def run_staged(self, read: ReadStage[T]) -> T:
+        """Await a staged unit's result (or exception) once its writes are committed."""
+        return await asyncio.wrap_future(self.submit_staged(read))
 
     def call(self, work: Callable[[Session], T]) -> T:
         """``work``'s result once committed, blocking this thread (a thread-pool handler)."""
@@ -161,7 +201,35 @@ class GroupCommitter:
             if stop:
                 return
 
+    def _read_stages(self, batch: list[_Unit[Any]]) -> list[_Unit[Any]]:
+        """Run the batch's read stages in one read-only transaction. A unit whose read
+        raised is answered with that (it has written nothing) and leaves the batch."""
+        staged = [unit for unit in batch if unit.read is not None]
+        if not staged or self._read_transaction is None:
+            return batch
+        try:
+            with self._read_transaction() as session:
+                for unit in staged:
+                    assert unit.read is not None
+                    try:
+                        unit.work = unit.read(session)
+                    except BaseException as exc:
+                        unit.future.set_exception(exc)
+                    finally:
+                        session.expunge_all()  # no ORM copy outlives its own unit
+        except BaseException as exc:
+            # The read transaction itself failed: nothing was written, nobody is answered.
+            for unit in staged:
+                if not unit.future.done():
+                    failure = CommitFailed()
+                    failure.__cause__ = exc
+                    unit.future.set_exception(failure)
+        return [unit for unit in batch if not unit.future.done()]
+
     def _commit(self, batch: list[_Unit[Any]]) -> None:
+        batch = self._read_stages(batch)
+        if not batch:
+            return
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self._transaction() as session:
@@ -169,7 +237,7 @@ class GroupCommitter:
                     self._first(session)
                 savepoints = _Savepoints(session)
                 for unit in batch:
-                    outcomes.append(savepoints.run(unit.work))
+                    outcomes.append(savepoints.run(unit.write_stage()))
         except BaseException as exc:
             # BEGIN or COMMIT failed (or a unit broke the session): nothing of this batch is
             # on disk, so nobody is told otherwise. The cause is chained for the server log,

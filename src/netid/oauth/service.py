@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from netid.audit.service import AccessRecorder
@@ -57,6 +58,7 @@ from netid.oauth.schemas import (
     GRANT_TYPE_CLIENT_CREDENTIALS,
     SCOPES,
     AccessClaims,
+    AssertionClaims,
     ClientDirectory,
     IssuedToken,
     RegisteredClient,
@@ -75,6 +77,17 @@ def institution_actor(code: str) -> str:
 
 def _new_jti() -> str:
     return secrets.token_urlsafe(16)  # 128 bits (ASVS 7.2.3)
+
+
+@dataclass(frozen=True)
+class PreparedToken:
+    """What a token request's read stage found (:meth:`TokenService.prepare`): the client (if
+    identified) and either the refusal or the scope and the verified assertion."""
+
+    client: RegisteredClient | None
+    refusal: TokenRefusal | None = None
+    scope: str | None = None
+    assertion: AssertionClaims | None = None
 
 
 class TokenService:
@@ -103,10 +116,37 @@ class TokenService:
 
     def issue(self, request: TokenRequest) -> IssuedToken | TokenRefusal:
         """RFC 6749 §4.4 with RFC 7523 client authentication. Returns the token or the error."""
+        return self.complete(self.prepare(request))
+
+    # -- staged: the read stage, then the write stage (docs/decisions/0007) ------------------
+    def prepare(self, request: TokenRequest) -> PreparedToken:
+        """The read stage: the client, the scope, the assertion's signature and claims.
+        Writes nothing (it may run in a read-only transaction outside the writer slot);
+        :meth:`complete` spends the ``jti``, mints and records. The client's status is the
+        one read here, a few milliseconds before the write at most: every use of the token
+        reads the institution's status again (a freeze acts on the next API call)."""
         client: RegisteredClient | None = None
         try:
             client = self._authenticate_form(request)
-            return self._issue(client, request)
+            # The scope before the assertion's jti is spent: a bad scope leaves the jti usable.
+            scope = self._scope(request.scope)
+            assertion = self._verified_assertion(client, request)
+        except (InvalidClient, OAuthRequestError) as error:
+            return PreparedToken(client, refusal=error)
+        return PreparedToken(client, scope=scope, assertion=assertion)
+
+    def complete(self, prepared: PreparedToken) -> IssuedToken | TokenRefusal:
+        """The write stage: the ``jti`` once, the token, the access record (a refusal of a
+        known client is recorded too)."""
+        client = prepared.client
+        try:
+            if prepared.refusal is not None:
+                raise prepared.refusal
+            assert client is not None
+            assert prepared.assertion is not None
+            assert prepared.scope is not None
+            self._spend_jti(client, prepared.assertion)
+            return self._issue(client, prepared.scope)
         except (InvalidClient, OAuthRequestError) as error:
             if client is not None:
                 reason = error.reason if isinstance(error, InvalidClient) else error.oauth_error
@@ -141,16 +181,25 @@ class TokenService:
 
     def verify_assertion(self, client: RegisteredClient, request: TokenRequest) -> None:
         """RFC 7523 §3 for an identified client: active, signature and claims, jti once."""
+        self._spend_jti(client, self._verified_assertion(client, request))
+
+    def _verified_assertion(
+        self, client: RegisteredClient, request: TokenRequest
+    ) -> AssertionClaims:
+        """Active, signature and claims (reads nothing, writes nothing)."""
         if not client.active:  # only active institutions get tokens
             raise InvalidClient("inactive")
-        now = self._clock.now()
-        assertion = verify_client_assertion(
+        return verify_client_assertion(
             request.client_assertion or "",
             client_id=client.client_id,
             jwks=client.jwks,
             audience=self._token_endpoint,
-            now=int(now.timestamp()),
+            now=int(self._clock.now().timestamp()),
         )
+
+    def _spend_jti(self, client: RegisteredClient, assertion: AssertionClaims) -> None:
+        """RFC 7523 §3 item 7: each ``jti`` once (InvalidClient ``replay`` the second time)."""
+        now = self._clock.now()
         self._repo.purge_expired(
             client_id=client.client_id, before=now - dt.timedelta(seconds=CLOCK_SKEW_SECONDS)
         )
@@ -164,10 +213,7 @@ class TokenService:
         if not fresh:
             raise InvalidClient("replay")
 
-    def _issue(self, client: RegisteredClient, request: TokenRequest) -> IssuedToken:
-        # The scope before the assertion's jti is spent: a bad scope leaves the jti usable.
-        scope = self._scope(request.scope)
-        self.verify_assertion(client, request)
+    def _issue(self, client: RegisteredClient, scope: str) -> IssuedToken:
         ts = int(self._clock.now().timestamp())
         key = self._keyring.active(KeyPurpose.TOKEN_MAC)
         jti = _new_jti()

@@ -161,6 +161,46 @@ class _Query:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class PreparedVerification:
+    """What a verification's read stage found (:meth:`VerificationService.prepare`). No
+    ``query``: the caller was not active then. ``refusal``: refused before monitoring counts
+    the query (policy, the number); ``lookup_refusal``: by the look-up, after it."""
+
+    institution_id: str
+    request: ApiRequest  # a QR request only when the caller was inactive at the read stage
+    query: _Query | None = None
+    refusal: NetidError | None = None
+    decision: Decision | None = None
+    monitored: MonitoredQuery | None = None
+    subject: VerificationSubject | None = field(default=None, repr=False)
+    lookup_refusal: NetidError | None = None
+    matched: bool = False
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedQr:
+    """What the read stage of a scanned QR code found. ``refusal``: refused there (recorded
+    against the person once ``record_key`` or ``subject`` is known)."""
+
+    institution_id: str
+    request: QrVerificationRequest
+    query: _Query | None = None
+    refusal: NetidError | None = None
+    subject: VerificationSubject | None = field(default=None, repr=False)
+    record_key: RecordKey | None = field(default=None, repr=False)
+    decision: Decision | None = None
+    monitored: MonitoredQuery | None = None
+    nonce: bytes | None = field(default=None, repr=False)
+    spent_until: dt.datetime | None = None
+    level: str = ""
+
+
+Prepared = PreparedVerification | PreparedQr
+
+
 class VerificationService:
     def __init__(
         self,
@@ -204,26 +244,109 @@ class VerificationService:
             return refusal
 
     def verify(self, institution_id: str, request: ApiRequest) -> Outcome:
-        institution = self.institution(institution_id)
-        if isinstance(institution, NetidError):
-            return self.refuse_inactive_caller(institution_id, request, institution)
-        return self.verify_for(institution, request)
+        """Both stages in this one transaction."""
+        return self.complete(self.prepare(institution_id, request))
 
     def verify_for(self, institution: InstitutionView, request: ApiRequest) -> Outcome:
+        return self._complete(institution, self._prepare(institution, request))
+
+    # -- staged: the read stage, then the write stage (docs/decisions/0007) ------------------
+    def prepare(self, institution_id: str, request: ApiRequest) -> Prepared:
+        """The read stage of a verification: policy, the number or the QR code (its device
+        signature included), the look-up, the decryption and the comparison. Writes nothing
+        and may run in a read-only transaction outside the writer slot; :meth:`complete`
+        then counts, spends and records. Not for ``face`` (reading the reference template
+        is itself recorded): that one runs both stages in one write transaction
+        (:meth:`verify`)."""
+        institution = self.institution(institution_id)
+        if isinstance(institution, NetidError):
+            return PreparedVerification(institution_id, request)
+        return self._prepare(institution, request)
+
+    def complete(self, prepared: Prepared) -> Outcome:
+        """The write stage: the caller's status read again (a freeze committed since the read
+        stage still acts), then monitoring, the person's lock, the QR nonce, consent, the
+        guardian, the quota and the record — everything that must be current when the
+        answer is given."""
+        institution = self.institution(prepared.institution_id)
+        if isinstance(institution, NetidError):
+            return self.refuse_inactive_caller(
+                prepared.institution_id, prepared.request, institution
+            )
+        if prepared.query is None:  # inactive when read, active again now: read it all now
+            prepared = self._prepare(institution, prepared.request)
+        return self._complete(institution, prepared)
+
+    def _prepare(self, institution: InstitutionView, request: ApiRequest) -> Prepared:
         if isinstance(request, QrVerificationRequest):
-            return self._verify_qr(institution, request)
+            return self._prepare_qr(institution, request)
+        return self._prepare_for(institution, request)
+
+    def _complete(self, institution: InstitutionView, prepared: Prepared) -> Outcome:
+        if isinstance(prepared, PreparedQr):
+            return self._complete_qr(institution, prepared)
+        return self._complete_comparison(institution, prepared)
+
+    def _prepare_for(
+        self, institution: InstitutionView, request: VerificationRequest
+    ) -> PreparedVerification:
         query = self._query(institution, request)
-        subject: VerificationSubject | None = None
         try:
             decision = self._decide(query)
             number = parse_document_number(request.subject.document_number, today=self._today())
-            # Counted before it is answered; a freezing rule refuses it (issue 4 §3).
             monitored = self._monitored(query, number)
-            self._monitor.admit(monitored)
+        except NetidError as refusal:  # before monitoring counts it
+            return PreparedVerification(institution.id, request, query, refusal=refusal)
+        subject: VerificationSubject | None = None
+        try:
             subject = self._registry.unsafe_open_subject(
                 request.subject.document_number, with_phones=request.type == "id3_phone"
             )
             matched, reason, extra = self._compare(query, subject)
+        except NetidError as refusal:  # after monitoring counts it (the write stage)
+            return PreparedVerification(
+                institution.id,
+                request,
+                query,
+                decision=decision,
+                monitored=monitored,
+                subject=subject,
+                lookup_refusal=refusal,
+            )
+        return PreparedVerification(
+            institution.id,
+            request,
+            query,
+            decision=decision,
+            monitored=monitored,
+            subject=subject,
+            matched=matched,
+            reason=reason,
+            extra=extra,
+        )
+
+    def _complete_comparison(
+        self, institution: InstitutionView, prepared: PreparedVerification
+    ) -> Outcome:
+        query = prepared.query
+        assert query is not None
+        request = prepared.request
+        assert isinstance(request, VerificationRequest)
+        # Until monitoring has admitted the query, its refusal names nobody (as if the look-up
+        # had not happened yet; docs/decisions/0007 "Staged units").
+        subject: VerificationSubject | None = None
+        try:
+            if prepared.refusal is not None:
+                raise prepared.refusal
+            decision, monitored = prepared.decision, prepared.monitored
+            assert decision is not None
+            assert monitored is not None
+            # Counted before it is answered; a freezing rule refuses it (issue 4 §3).
+            self._monitor.admit(monitored)
+            subject = prepared.subject
+            if prepared.lookup_refusal is not None:
+                raise prepared.lookup_refusal
+            matched = prepared.matched
             self._monitor.conclude(monitored, matched=matched)
             if matched and subject and self._citizens.is_locked(subject.person_id, "document"):
                 # Only on a match: a mismatch must stay a mismatch, or a lock would confirm
@@ -233,9 +356,9 @@ class VerificationService:
             self._institutions.consume_quota(institution.id, request.type)
         except NetidError as refusal:
             return self._refused(query, refusal, subject)
-        answer = self._answer(query, decision, subject, matched, released, extra)
-        if reason and decision.reveal_mismatch_reason:
-            answer.reason = reason
+        answer = self._answer(query, decision, subject, matched, released, dict(prepared.extra))
+        if prepared.reason and decision.reveal_mismatch_reason:
+            answer.reason = prepared.reason
         return Outcome(answer=answer, refusal=None)
 
     def refuse_inactive_caller(
@@ -458,10 +581,14 @@ class VerificationService:
         return Outcome(answer=answer, refusal=None)
 
     # -- the dynamic QR code (netid_qr) -----------------------------------------------------
-    def _verify_qr(self, institution: InstitutionView, request: QrVerificationRequest) -> Outcome:
-        """Check a scanned QR code in the order of docs/decisions/0005: shape, ref, credential,
-        device signature, expiry, the person's lock, the nonce (once), assurance, policy and
-        consent, guardian, quota. Anything after the ref is recorded against the person."""
+    def _prepare_qr(
+        self, institution: InstitutionView, request: QrVerificationRequest
+    ) -> PreparedQr:
+        """The read stage of a scanned QR code, in the order of docs/decisions/0005: shape,
+        ref, credential, device signature, expiry, the person, the credential's status. The
+        write stage (:meth:`_complete_qr`) goes on with the person's lock, the nonce (once),
+        assurance, policy and consent, guardian, quota. Anything after the ref is recorded
+        against the person."""
         query = self._query(institution, request)
         subject: VerificationSubject | None = None
         record_key: RecordKey | None = None
@@ -490,35 +617,69 @@ class VerificationService:
             if subject is None:
                 raise CredentialStale()
             # "suspended" is the person's lock on offline presentations (the status list), not
-            # on QR codes: the "qr" lock below governs those.
+            # on QR codes: the "qr" lock (write stage) governs those.
             if credential.status == "revoked":
                 raise CredentialRevoked()
             if credential.status == "expired":
                 raise CredentialExpired()
             monitored = self._monitored(query, self._subject_number(subject))
+        except NetidError as refusal:
+            return PreparedQr(
+                institution.id,
+                request,
+                query,
+                refusal=refusal,
+                subject=subject,
+                record_key=record_key,
+            )
+        return PreparedQr(
+            institution.id,
+            request,
+            query,
+            subject=subject,
+            record_key=record_key,
+            decision=decision,
+            monitored=monitored,
+            nonce=qr_nonce_key(credential.credential_id, claims.nonce),
+            spent_until=dt.datetime.fromtimestamp(claims.exp + QR_CLOCK_SKEW_SECONDS, dt.UTC),
+            level=ref.lvl,
+        )
+
+    def _complete_qr(self, institution: InstitutionView, prepared: PreparedQr) -> Outcome:
+        query = prepared.query
+        assert query is not None
+        subject, record_key = prepared.subject, prepared.record_key
+        try:
+            if prepared.refusal is not None:
+                raise prepared.refusal
+            decision, monitored = prepared.decision, prepared.monitored
+            assert decision is not None
+            assert monitored is not None
+            assert subject is not None
+            assert prepared.nonce is not None
+            assert prepared.spent_until is not None
             self._monitor.admit(monitored)
-            if self._citizens.is_locked(credential.person_id, "qr"):
+            if self._citizens.is_locked(subject.person_id, "qr"):
                 raise MethodLocked()
-            spent_until = dt.datetime.fromtimestamp(claims.exp + QR_CLOCK_SKEW_SECONDS, dt.UTC)
-            nonce = qr_nonce_key(credential.credential_id, claims.nonce)
-            if not self._nonces.spend(nonce, expires_at=spent_until, now=query.at):
+            if not self._nonces.spend(
+                prepared.nonce, expires_at=prepared.spent_until, now=query.at
+            ):
                 raise QrReplayed()
             self._monitor.conclude(monitored, matched=True)
-            if request.min_assurance and (
-                ASSURANCE_RANK.get(ref.lvl, 0) < ASSURANCE_RANK[request.min_assurance]
-            ):
+            minimum = prepared.request.min_assurance
+            if minimum and ASSURANCE_RANK.get(prepared.level, 0) < ASSURANCE_RANK[minimum]:
                 raise AssuranceInsufficient(
-                    details={"required": request.min_assurance, "reached": ref.lvl}
+                    details={"required": minimum, "reached": prepared.level}
                 )
             released = self._release(query, decision, subject)
             # After consent (a consent refusal must not use up the guardian's one-use approval)
             # and before the quota, the last check that can refuse.
             self._require_guardian_approval(query, subject)
-            self._institutions.consume_quota(institution.id, request.type)
+            self._institutions.consume_quota(institution.id, prepared.request.type)
         except NetidError as refusal:
             return self._refused(query, refusal, subject, record_key=record_key)
         answer = self._answer(query, decision, subject, True, released, {}, record_key=record_key)
-        answer.assurance = ref.lvl
+        answer.assurance = prepared.level
         return Outcome(answer=answer, refusal=None)
 
     @staticmethod

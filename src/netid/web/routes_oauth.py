@@ -14,12 +14,14 @@ write lock never blocks the event loop.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from netid.container import Container
 from netid.core.errors import NetidError
@@ -181,11 +183,10 @@ def router(container: Container) -> APIRouter:
             return _refusal_response(error)
 
         try:
-            # Grouped with other requests' writes (the jti, the access record); answered only
-            # once they are committed (netid.db.group).
-            result = await container.committer.run(
-                lambda session: container.token_service(session).issue(form)
-            )
+            # The assertion checked outside the writer slot, then grouped with other
+            # requests' writes (the jti, the access record); answered only once they are
+            # committed (netid.db.group).
+            result = await container.committer.run_staged(_staged_token(container, form))
         except NetidError as error:  # keys missing, database down: never a 500 for a client
             return oauth_error_response(status_for(error), "server_error", error.message)
         except DBAPIError as error:
@@ -196,3 +197,17 @@ def router(container: Container) -> APIRouter:
         return _refusal_response(result)
 
     return api
+
+
+def _staged_token(
+    container: Container, form: TokenRequest
+) -> Callable[[Session], Callable[[Session], IssuedToken | TokenRefusal]]:
+    """A token request as a staged unit (docs/decisions/0007): the client and its assertion
+    read and verified outside the writer slot, the jti spent and the token recorded in the
+    write."""
+
+    def read(session: Session) -> Callable[[Session], IssuedToken | TokenRefusal]:
+        prepared = container.token_service(session).prepare(form)
+        return lambda write: container.token_service(write).complete(prepared)
+
+    return read

@@ -25,7 +25,7 @@ from netid.verification.schemas import (
     BatchRequest,
     VerificationAnswer,
 )
-from netid.verification.service import Outcome
+from netid.verification.service import ApiRequest, Outcome
 from netid.web.auth import institution_token
 from netid.web.errors import ERROR_RESPONSES
 from netid.web.responses import JSONBody
@@ -75,8 +75,11 @@ def router(container: Container) -> APIRouter:
             # a worker thread, never inside a batch that holds the writer slot for everyone.
             outcome = await run_in_threadpool(_in_own_transaction, container, work)
         else:
-            # Grouped with other requests' writes; answered only once they are committed.
-            outcome = await container.committer.run(work)
+            # Looked up (and a QR code's signature checked) outside the writer slot, then
+            # grouped with other requests' writes; answered only once they are committed.
+            outcome = await container.committer.run_staged(
+                _staged(container, caller.institution_id, body)
+            )
         if outcome.refusal is not None:
             raise outcome.refusal
         assert outcome.answer is not None
@@ -111,6 +114,20 @@ def router(container: Container) -> APIRouter:
         return _json(BatchAnswer(results=results).model_dump(mode="json", exclude_none=True))
 
     return api
+
+
+def _staged(
+    container: Container, institution_id: str, request: ApiRequest
+) -> Callable[[Session], Callable[[Session], Outcome]]:
+    """A verification as a staged unit: its read stage looks up and compares (or checks the
+    QR code) outside the writer slot, its write stage counts, spends and records
+    (docs/decisions/0007)."""
+
+    def read(session: Session) -> Callable[[Session], Outcome]:
+        prepared = container.verification(session).prepare(institution_id, request)
+        return lambda write: container.verification(write).complete(prepared)
+
+    return read
 
 
 def _in_own_transaction(container: Container, work: Callable[[Session], Outcome]) -> Outcome:
