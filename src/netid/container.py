@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from netid.accounts.repository import AccountRepository
@@ -97,6 +97,13 @@ class _InstitutionClients:
             active=view.status is InstitutionStatus.ACTIVE and bool(view.code),
             jwks=jwks,
         )
+
+    def is_active(self, institution_id: str) -> bool:
+        try:
+            self._institutions.require_active(institution_id)  # a fresh read, not a cache
+        except Forbidden:
+            return False
+        return True
 
 
 class _InstitutionFreezer:
@@ -202,16 +209,29 @@ class Container:
         head first, so batches of different workers take their row locks in one order and
         cannot deadlock; on SQLite the writer slot serialises batches already."""
 
-        def read_transaction() -> AbstractContextManager[Session]:
-            return self.transaction(write=False)
-
         if is_sqlite(self.engine):
-            return GroupCommitter(self.transaction, read_transaction=read_transaction)
+            return GroupCommitter(self.transaction, read_transaction=self.read_only_transaction)
         return GroupCommitter(
             self.transaction,
             first=lambda session: self.recorder(session).lock_head(),
-            read_transaction=read_transaction,
+            read_transaction=self.read_only_transaction,
         )
+
+    @contextmanager
+    def read_only_transaction(self) -> Iterator[Session]:
+        """A transaction that reads only: PostgreSQL refuses any write in it (``READ
+        ONLY``), and it ends in a rollback on both databases, so nothing written in it by
+        mistake survives (the staged units' read stages, netid.db.group)."""
+        session = self._sessions()
+        try:
+            if not is_sqlite(self.engine):
+                session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+        finally:
+            try:
+                session.rollback()
+            finally:
+                session.close()
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)

@@ -11,8 +11,8 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from netid.audit.models import AccessRecord
@@ -457,3 +457,49 @@ def test_run_staged_awaits_the_result(container: Container) -> None:
     result = asyncio.run(committer.run_staged(lambda session: _record(container, "async")))
     assert result == "async"
     committer.close()
+
+
+def test_a_read_stage_failing_in_the_database_leaves_the_next_one_working(
+    container: Container,
+) -> None:
+    # On PostgreSQL an error aborts the whole transaction; each read stage has its own
+    # savepoint, so the next read stage of the batch still reads.
+    committer = GroupCommitter(
+        container.transaction, read_transaction=container.read_only_transaction
+    )
+    release, first = _held_first(container, committer)
+
+    def broken(session: Session) -> Callable[[Session], str]:
+        session.execute(text("SELECT * FROM no_such_table"))
+        return _record(container, "never")
+
+    failing = committer.submit_staged(broken)
+    healthy = committer.submit_staged(
+        lambda session: (_count_records(session), _record(container, "healthy"))[1]
+    )
+    release.set()
+    assert first.result(WAIT) == "first"
+    with pytest.raises(DBAPIError):
+        failing.result(WAIT)
+    assert healthy.result(WAIT) == "healthy"
+    committer.close()
+    assert _recorded(container) == {"first", "healthy"}
+
+
+def test_nothing_a_read_stage_writes_is_kept(container: Container) -> None:
+    committer = GroupCommitter(
+        container.transaction, read_transaction=container.read_only_transaction
+    )
+
+    def writes_by_mistake(session: Session) -> Callable[[Session], str]:
+        _record(container, "stray")(session)  # PostgreSQL refuses it; SQLite rolls it back
+        return _record(container, "written")
+
+    outcome = committer.submit_staged(writes_by_mistake)
+    if container.engine.dialect.name == "postgresql":  # a READ ONLY transaction
+        with pytest.raises(DBAPIError):
+            outcome.result(WAIT)
+    else:  # rolled back to the read stage's savepoint
+        assert outcome.result(WAIT) == "written"
+    committer.close()
+    assert "stray" not in _recorded(container)

@@ -68,6 +68,11 @@ class Directory:
         found = self.institutions.get(client_id)
         return found.registered() if found else None
 
+    def is_active(self, institution_id: str) -> bool:
+        return any(
+            i.institution_id == institution_id and i.active for i in self.institutions.values()
+        )
+
 
 class DirectoryContainer(Container):
     """The app's container with the client directory replaced by an in-test one."""

@@ -110,3 +110,17 @@ def test_a_refusal_of_the_read_stage_is_recorded_by_the_write_stage(
     refused = _complete(container, prepared)
     assert isinstance(refused, OAuthRequestError)
     assert [record_details(r)["reason"] for r in token_records(container)] == ["invalid_scope"]
+
+
+def test_a_suspension_between_the_stages_refuses_the_token(container: Container) -> None:
+    inst = onboard(container)
+    prepared = _prepare(container, form(assertion(inst, container.token_endpoint_url())))
+    assert prepared.refusal is None
+    with container.transaction() as session:
+        container.institutions(session).suspend(
+            inst.institution_id, actor="operator:test", reason="audit finding"
+        )
+    refused = _complete(container, prepared)
+    assert isinstance(refused, InvalidClient)
+    assert refused.reason == "inactive"
+    assert [record_details(r)["reason"] for r in token_records(container)] == ["inactive"]

@@ -11,9 +11,17 @@ from PIL import Image
 
 from netid.container import Container
 from netid.institutions.schemas import InstitutionView
+from netid.monitoring.errors import FrozenByMonitor
+from netid.monitoring.service import MonitoringService
 from tests.faces.photos import jpeg, photo
 from tests.verification.support import ACTOR, People, approved, load_people
-from tests.verification.test_service import answer_of, ask, refusal_of, verification_records
+from tests.verification.test_service import (
+    answer_of,
+    ask,
+    records,
+    refusal_of,
+    verification_records,
+)
 
 pytestmark = pytest.mark.db
 
@@ -105,3 +113,24 @@ def test_an_image_without_a_face_is_refused_clearly(
     broken = refusal_of(ask(container, bank, face(people, b"\xff\xd8\xff\xe0 not really")))
     assert broken.code == "invalid_image"
     assert {r["outcome"] for r in verification_records(container)} == {"refused"}
+
+
+def test_a_face_query_monitoring_refuses_reads_no_template(
+    container: Container,
+    setting: tuple[People, InstitutionView],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The look-up and the template read (itself recorded) wait until monitoring has admitted
+    the query: a refused query opens no biometric data and its record names nobody."""
+    people, bank = setting
+
+    def refuse(self: MonitoringService, query: Any) -> None:
+        raise FrozenByMonitor()
+
+    monkeypatch.setattr(MonitoringService, "admit", refuse)
+    before = len(records(container))
+    refusal = refusal_of(ask(container, bank, face(people, jpeg(photo("astronaut.png")))))
+    assert refusal.code == FrozenByMonitor.code
+    added = records(container)[before:]
+    assert [(r["action"], r["outcome"]) for r in added] == [("verification.face", "refused")]
+    assert added[0]["_sealed"] is None

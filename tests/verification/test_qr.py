@@ -18,6 +18,7 @@ from netid.config import Settings
 from netid.credentials import qr
 from netid.crypto import jose_keys
 from netid.verification.models import QrNonce
+from netid.verification.schemas import QrVerificationRequest
 from tests.conftest import Backend
 from tests.enrolment.support import Device, World, make_world
 from tests.verification.support import ApprovedInstitution
@@ -380,3 +381,27 @@ def test_a_child_whose_guardian_deregistered_is_refused_clearly(world: World) ->
     answer = scan(world, bank, child.qr(), purpose="payment")
     assert answer.status_code == 403 and code(answer) == "guardian_not_enrolled"
     assert "request_id" not in answer.json()["error"].get("details", {})
+
+
+def test_staged_the_nonce_is_spent_by_the_write_stage_once(world: World) -> None:
+    """Two scans of one code can both pass the read stage (signature, credential); the
+    nonce is spent in the write stage, so only the first is answered and the second is
+    refused and recorded (docs/decisions/0007 "Staged units")."""
+    wallet = Wallet(world, "adult")
+    bank = ApprovedInstitution(world.container)
+    request = QrVerificationRequest.model_validate(
+        {"type": "netid_qr", "purpose": "payment", "qr": wallet.qr()}
+    )
+    container = world.container
+    with container.transaction(write=False) as session:
+        first = container.verification(session).prepare(bank.id, request)
+        second = container.verification(session).prepare(bank.id, request)
+    assert records(world) == []  # the read stage wrote nothing
+    with container.transaction() as session:
+        answered = container.verification(session).complete(first)
+        refused = container.verification(session).complete(second)
+    assert answered.answer is not None
+    assert answered.answer.result == "match"
+    assert refused.refusal is not None
+    assert refused.refusal.code == "qr_replayed"
+    assert [o for o, _ in records(world)] == ["match", "refused"]

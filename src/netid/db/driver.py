@@ -17,7 +17,7 @@ bound, never formatted into the text.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 from sqlalchemy import ColumnElement, Connection
@@ -136,7 +136,8 @@ class _DriverStatement:
         try:
             cursor.execute(compiled.sql, bound)
         except BaseException as exc:
-            cursor.close()
+            with suppress(Exception):  # the statement's error is the one to report
+                cursor.close()
             reraise_translated(conn, compiled.sql, exc)
         return compiled, cursor
 

@@ -202,21 +202,24 @@ class GroupCommitter:
                 return
 
     def _read_stages(self, batch: list[_Unit[Any]]) -> list[_Unit[Any]]:
-        """Run the batch's read stages in one read-only transaction. A unit whose read
-        raised is answered with that (it has written nothing) and leaves the batch."""
+        """Run the batch's read stages in one read-only transaction, each in a savepoint
+        that is always rolled back: a read stage keeps nothing it might have written, and
+        one that fails (on PostgreSQL an error aborts the whole transaction) leaves the next
+        one a working transaction. A unit whose read raised is answered with that (it has
+        written nothing) and leaves the batch."""
         staged = [unit for unit in batch if unit.read is not None]
         if not staged or self._read_transaction is None:
             return batch
         try:
             with self._read_transaction() as session:
+                savepoints = _Savepoints(session)
                 for unit in staged:
                     assert unit.read is not None
-                    try:
-                        unit.work = unit.read(session)
-                    except BaseException as exc:
-                        unit.future.set_exception(exc)
-                    finally:
-                        session.expunge_all()  # no ORM copy outlives its own unit
+                    ok, value = savepoints.run(unit.read, keep=False)
+                    if ok:
+                        unit.work = value
+                    else:
+                        unit.future.set_exception(value)
         except BaseException as exc:
             # The read transaction itself failed: nothing was written, nobody is answered.
             for unit in staged:
@@ -282,12 +285,15 @@ class _Savepoints:
         assert driver is not None
         self._cursor = driver.cursor()
 
-    def run(self, work: Callable[[Session], Any]) -> tuple[bool, Any]:
+    def run(self, work: Callable[[Session], Any], *, keep: bool = True) -> tuple[bool, Any]:
+        """(True, result) or (False, the exception). ``keep=False`` (a read stage): rolled
+        back to its savepoint even when it succeeds, nothing flushed."""
         session = self._session
         self._cursor.execute(f"SAVEPOINT {self.NAME}")
         try:
             result = work(session)
-            session.flush()
+            if keep:
+                session.flush()
         except BaseException as exc:
             if not session.is_active:
                 raise SessionBroken() from exc
@@ -296,5 +302,7 @@ class _Savepoints:
             return False, exc
         finally:
             session.expunge_all()
+        if not keep:
+            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self.NAME}")
         self._cursor.execute(f"RELEASE SAVEPOINT {self.NAME}")
         return True, result

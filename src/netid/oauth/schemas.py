@@ -42,6 +42,10 @@ class ClientDirectory(Protocol):
 
     def lookup(self, client_id: str) -> RegisteredClient | None: ...
 
+    def is_active(self, institution_id: str) -> bool:
+        """Whether the institution may get tokens now (a fresh read)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AccessClaims:

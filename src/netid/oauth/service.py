@@ -122,9 +122,8 @@ class TokenService:
     def prepare(self, request: TokenRequest) -> PreparedToken:
         """The read stage: the client, the scope, the assertion's signature and claims.
         Writes nothing (it may run in a read-only transaction outside the writer slot);
-        :meth:`complete` spends the ``jti``, mints and records. The client's status is the
-        one read here, a few milliseconds before the write at most: every use of the token
-        reads the institution's status again (a freeze acts on the next API call)."""
+        :meth:`complete` reads the client's status again, spends the ``jti``, mints and
+        records."""
         client: RegisteredClient | None = None
         try:
             client = self._authenticate_form(request)
@@ -145,6 +144,9 @@ class TokenService:
             assert client is not None
             assert prepared.assertion is not None
             assert prepared.scope is not None
+            # Read again: a freeze committed since the read stage refuses this very request.
+            if not self._directory.is_active(client.institution_id):
+                raise InvalidClient("inactive")
             self._spend_jti(client, prepared.assertion)
             return self._issue(client, prepared.scope)
         except (InvalidClient, OAuthRequestError) as error:

@@ -162,10 +162,22 @@ class _Query:
 
 
 @dataclass(frozen=True)
+class LookUp:
+    """The holder of a number and the comparison with them, or the refusal on the way."""
+
+    subject: VerificationSubject | None = field(repr=False)
+    refusal: NetidError | None = None
+    matched: bool = False
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class PreparedVerification:
     """What a verification's read stage found (:meth:`VerificationService.prepare`). No
     ``query``: the caller was not active then. ``refusal``: refused before monitoring counts
-    the query (policy, the number); ``lookup_refusal``: by the look-up, after it."""
+    the query (policy, the number). ``found``: the look-up and comparison (None for
+    ``face``: those run in the write stage, once monitoring has admitted the query)."""
 
     institution_id: str
     request: ApiRequest  # a QR request only when the caller was inactive at the read stage
@@ -173,11 +185,7 @@ class PreparedVerification:
     refusal: NetidError | None = None
     decision: Decision | None = None
     monitored: MonitoredQuery | None = None
-    subject: VerificationSubject | None = field(default=None, repr=False)
-    lookup_refusal: NetidError | None = None
-    matched: bool = False
-    reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    found: LookUp | None = None
 
 
 @dataclass(frozen=True)
@@ -255,9 +263,10 @@ class VerificationService:
         """The read stage of a verification: policy, the number or the QR code (its device
         signature included), the look-up, the decryption and the comparison. Writes nothing
         and may run in a read-only transaction outside the writer slot; :meth:`complete`
-        then counts, spends and records. Not for ``face`` (reading the reference template
-        is itself recorded): that one runs both stages in one write transaction
-        (:meth:`verify`)."""
+        then counts, spends and records. For ``face`` the look-up and the comparison wait
+        for the write stage (reading the reference template is itself recorded, and only
+        once monitoring has admitted the query); the face route runs both stages in one
+        transaction of its own (:meth:`verify`)."""
         institution = self.institution(institution_id)
         if isinstance(institution, NetidError):
             return PreparedVerification(institution_id, request)
@@ -297,33 +306,29 @@ class VerificationService:
             monitored = self._monitored(query, number)
         except NetidError as refusal:  # before monitoring counts it
             return PreparedVerification(institution.id, request, query, refusal=refusal)
-        subject: VerificationSubject | None = None
-        try:
-            subject = self._registry.unsafe_open_subject(
-                request.subject.document_number, with_phones=request.type == "id3_phone"
-            )
-            matched, reason, extra = self._compare(query, subject)
-        except NetidError as refusal:  # after monitoring counts it (the write stage)
-            return PreparedVerification(
-                institution.id,
-                request,
-                query,
-                decision=decision,
-                monitored=monitored,
-                subject=subject,
-                lookup_refusal=refusal,
-            )
         return PreparedVerification(
             institution.id,
             request,
             query,
             decision=decision,
             monitored=monitored,
-            subject=subject,
-            matched=matched,
-            reason=reason,
-            extra=extra,
+            # A face check reads the reference template, and that read is recorded: only
+            # once monitoring has admitted the query (the write stage), never before.
+            found=None if request.type == "face" else self._look_up(query, request),
         )
+
+    def _look_up(self, query: _Query, request: VerificationRequest) -> LookUp:
+        """The holder of the number and the comparison (a refusal here is recorded against
+        the holder, if there is one)."""
+        subject: VerificationSubject | None = None
+        try:
+            subject = self._registry.unsafe_open_subject(
+                request.subject.document_number, with_phones=request.type == "id3_phone"
+            )
+            matched, reason, extra = self._compare(query, subject)
+        except NetidError as refusal:
+            return LookUp(subject, refusal=refusal)
+        return LookUp(subject, matched=matched, reason=reason, extra=extra)
 
     def _complete_comparison(
         self, institution: InstitutionView, prepared: PreparedVerification
@@ -343,10 +348,11 @@ class VerificationService:
             assert monitored is not None
             # Counted before it is answered; a freezing rule refuses it (issue 4 §3).
             self._monitor.admit(monitored)
-            subject = prepared.subject
-            if prepared.lookup_refusal is not None:
-                raise prepared.lookup_refusal
-            matched = prepared.matched
+            found = prepared.found or self._look_up(query, request)
+            subject = found.subject
+            if found.refusal is not None:
+                raise found.refusal
+            matched = found.matched
             self._monitor.conclude(monitored, matched=matched)
             if matched and subject and self._citizens.is_locked(subject.person_id, "document"):
                 # Only on a match: a mismatch must stay a mismatch, or a lock would confirm
@@ -356,9 +362,9 @@ class VerificationService:
             self._institutions.consume_quota(institution.id, request.type)
         except NetidError as refusal:
             return self._refused(query, refusal, subject)
-        answer = self._answer(query, decision, subject, matched, released, dict(prepared.extra))
-        if prepared.reason and decision.reveal_mismatch_reason:
-            answer.reason = prepared.reason
+        answer = self._answer(query, decision, subject, matched, released, dict(found.extra))
+        if found.reason and decision.reveal_mismatch_reason:
+            answer.reason = found.reason
         return Outcome(answer=answer, refusal=None)
 
     def refuse_inactive_caller(
