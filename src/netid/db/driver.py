@@ -49,30 +49,22 @@ def _result_processor(column: ColumnElement[Any], dialect: Dialect) -> Processor
     return column.type._cached_result_processor(dialect, None)
 
 
-def translated(conn: Connection, statement: str, exc: BaseException) -> BaseException:
-    """A driver's error as SQLAlchemy would have raised it (IntegrityError for a unique
+def reraise_translated(conn: Connection, statement: str, exc: BaseException) -> NoReturn:
+    """Raise a driver's error as SQLAlchemy would have (IntegrityError for a unique
     violation, OperationalError for a locked or lost database …), parameters hidden, so the
     error table at the edge and every caller see the same exceptions whichever way a
-    statement ran; anything else unchanged."""
+    statement ran; anything else unchanged. Called from the ``except`` that caught ``exc``."""
     dbapi = conn.dialect.loaded_dbapi
     if not isinstance(exc, dbapi.Error):
-        return exc
-    return DBAPIError.instance(
-        statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
-    )
-
-
-def reraise_translated(conn: Connection, statement: str, exc: BaseException) -> NoReturn:
-    """Raise :func:`translated` ``exc`` (from inside the ``except`` that caught it)."""
-    error = translated(conn, statement, exc)
-    if error is exc:
         raise exc
-    raise error from exc
+    raise DBAPIError.instance(
+        statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+    ) from exc
 
 
 @contextmanager
 def sqlalchemy_errors(conn: Connection, statement: str) -> Iterator[None]:
-    """:func:`translated` around a block."""
+    """:func:`reraise_translated` around a block."""
     try:
         yield
     except Exception as exc:
@@ -125,14 +117,18 @@ class _DriverStatement:
             for proc, value in zip(compiled.binds, values, strict=True)
         )
 
+    @staticmethod
+    def _cursor(conn: Connection) -> Any:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        return driver.cursor()
+
     def _execute(self, conn: Connection, values: Sequence[Any]) -> tuple[_Compiled, Any]:
         """The statement run on a new cursor of the connection's driver connection (the
         caller closes it), driver errors translated."""
         compiled = self._for(conn.dialect)
         bound = self._bound(compiled, values)
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
+        cursor = self._cursor(conn)
         try:
             cursor.execute(compiled.sql, bound)
         except BaseException as exc:
@@ -158,9 +154,7 @@ class DriverWrite(_DriverStatement):
         bound = [self._bound(compiled, row) for row in rows]
         if not bound:
             return
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
+        cursor = self._cursor(conn)
         try:
             with sqlalchemy_errors(conn, compiled.sql):
                 cursor.executemany(compiled.sql, bound)

@@ -101,7 +101,7 @@ class GroupCommitter:
         batches could deadlock.
 
         ``read_transaction`` opens the read-only unit of work the read stages of a batch
-        share (the container's ``transaction(write=False)``); without one, a staged unit
+        share (the container's ``read_only_transaction``); without one, a staged unit
         reads inside the write transaction like any other unit."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")

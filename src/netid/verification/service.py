@@ -330,6 +330,16 @@ class VerificationService:
             return LookUp(subject, refusal=refusal)
         return LookUp(subject, matched=matched, reason=reason, extra=extra)
 
+    def _admit(self, prepared: Prepared) -> tuple[Decision, MonitoredQuery]:
+        """The write stage's start: the read stage's refusal raised, else the query counted
+        before it is answered (a freezing rule refuses it; issue 4 §3)."""
+        if prepared.refusal is not None:
+            raise prepared.refusal
+        assert prepared.decision is not None
+        assert prepared.monitored is not None
+        self._monitor.admit(prepared.monitored)
+        return prepared.decision, prepared.monitored
+
     def _complete_comparison(
         self, institution: InstitutionView, prepared: PreparedVerification
     ) -> Outcome:
@@ -341,13 +351,7 @@ class VerificationService:
         # had not happened yet; docs/decisions/0007 "Staged units").
         subject: VerificationSubject | None = None
         try:
-            if prepared.refusal is not None:
-                raise prepared.refusal
-            decision, monitored = prepared.decision, prepared.monitored
-            assert decision is not None
-            assert monitored is not None
-            # Counted before it is answered; a freezing rule refuses it (issue 4 §3).
-            self._monitor.admit(monitored)
+            decision, monitored = self._admit(prepared)
             found = prepared.found or self._look_up(query, request)
             subject = found.subject
             if found.refusal is not None:
@@ -656,15 +660,10 @@ class VerificationService:
         assert query is not None
         subject, record_key = prepared.subject, prepared.record_key
         try:
-            if prepared.refusal is not None:
-                raise prepared.refusal
-            decision, monitored = prepared.decision, prepared.monitored
-            assert decision is not None
-            assert monitored is not None
+            decision, monitored = self._admit(prepared)
             assert subject is not None
             assert prepared.nonce is not None
             assert prepared.spent_until is not None
-            self._monitor.admit(monitored)
             if self._citizens.is_locked(subject.person_id, "qr"):
                 raise MethodLocked()
             if not self._nonces.spend(
