@@ -202,9 +202,7 @@ class TokenService:
     def _spend_jti(self, client: RegisteredClient, assertion: AssertionClaims) -> None:
         """RFC 7523 §3 item 7: each ``jti`` once (InvalidClient ``replay`` the second time)."""
         now = self._clock.now()
-        self._repo.purge_expired(
-            client_id=client.client_id, before=now - dt.timedelta(seconds=CLOCK_SKEW_SECONDS)
-        )
+        self._repo.purge_expired(before=now - dt.timedelta(seconds=CLOCK_SKEW_SECONDS))
         fresh = self._repo.claim_jti(
             client_id=client.client_id,
             jti_hash=sm3(assertion.jti.encode()),
