@@ -1597,10 +1597,9 @@ class EnrolmentService:
 
     def credential_for_qr(self, credential_id: str) -> QrCredential | None:
         """A credential as a ``netid_qr`` verification needs it, read now; None if unknown."""
-        credential = self._repo.credential(credential_id) if _is_hex_id(credential_id) else None
+        credential = self._repo.qr_credential(credential_id) if _is_hex_id(credential_id) else None
         if credential is None:
             return None
-        identity = self._repo.identity(credential.person_id)
         now = self._now()
         if credential.status != "active":
             status = "revoked"
@@ -1618,11 +1617,11 @@ class EnrolmentService:
         return QrCredential(
             credential_id=credential.id,
             person_id=credential.person_id,
-            subject_id=self._repo.subject_id_of(credential.person_id),
+            subject_id=credential.subject_id,
             device_key=device,
             device_jwk=jwk,
             status=status,
-            account_status=identity.status if identity else "deregistered",
+            account_status=credential.account_status or "deregistered",
             expires_at=credential.expires_at,
         )
 
