@@ -25,7 +25,7 @@ import secrets
 import struct
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -197,6 +197,21 @@ def _device_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     return key
 
 
+class SealedIdentity(Protocol):
+    """What opens a person's account key and enrolment document: a
+    :class:`~netid.enrolment.models.NetworkIdentity`, or the hot path's
+    :class:`~netid.enrolment.repository.SealedIdentityRow`."""
+
+    @property
+    def person_id(self) -> str: ...
+    @property
+    def account_key_id(self) -> str | None: ...
+    @property
+    def account_key_wrapped(self) -> bytes | None: ...
+    @property
+    def document_sealed(self) -> bytes | None: ...
+
+
 class EnrolmentService:
     def __init__(
         self,
@@ -294,7 +309,7 @@ class EnrolmentService:
         )
         return wrapped, data_key.key_id
 
-    def _account_key_of(self, identity: NetworkIdentity) -> SealKey | None:
+    def _account_key_of(self, identity: SealedIdentity) -> SealKey | None:
         if identity.account_key_wrapped is None or identity.account_key_id is None:
             return None
         secret = self._data_open(
@@ -308,7 +323,7 @@ class EnrolmentService:
     def account_key(self, person_id: str) -> SealKey | None:
         """The per-account key (seals the references of wallet-side access records), or None
         when the person never enrolled or deregistered (the key is gone)."""
-        identity = self._repo.identity(person_id)
+        identity = self._repo.sealed_identity(person_id)
         return self._account_key_of(identity) if identity else None
 
     def _account_open(self, key: SealKey, sealed: bytes, column: str, person_id: str) -> bytes:
@@ -317,7 +332,7 @@ class EnrolmentService:
         )
 
     # -- the registry, reached through the enrolment document ------------------------------------
-    def _stored_document(self, identity: NetworkIdentity) -> tuple[DocumentType, str] | None:
+    def _stored_document(self, identity: SealedIdentity) -> tuple[DocumentType, str] | None:
         key = self._account_key_of(identity)
         if key is None or identity.document_sealed is None:
             return None
@@ -335,7 +350,7 @@ class EnrolmentService:
         refresh answers chip_stale rather than signing another document's number). The
         document is found by its number, so a person holding two of one type gets the right
         one."""
-        identity = self._repo.identity(person_id)
+        identity = self._repo.sealed_identity(person_id)
         document = self._stored_document(identity) if identity else None
         if document is None:
             return None
