@@ -200,3 +200,43 @@ def test_openapi_documents_the_verification_api(http: TestClient) -> None:
     assert "VerificationRequest" in schemas and "VerificationAnswer" in schemas
     assert "/v1/verifications/batch" in spec["paths"]
     json.dumps(spec)
+
+
+def test_the_lean_route_answers_as_the_documented_one(
+    container: Container, http: TestClient, people: People
+) -> None:
+    """``POST /v1/verifications`` is served by a plain Starlette route matched first
+    (netid.web.routes_verification.lean_routes); the FastAPI route behind it documents the
+    contract. Both give the same answers to the same bad requests."""
+    lean_app = create_app(container)
+    first = lean_app.router.routes[0]
+    assert (getattr(first, "path", None), getattr(first, "methods", None)) == (
+        "/v1/verifications",
+        {"POST"},
+    )
+    fastapi_app = create_app(container)
+    fastapi_app.router.routes.remove(fastapi_app.router.routes[0])
+    documented = TestClient(fastapi_app)
+    token = ApprovedInstitution(container).token(http)
+    auth = {"Authorization": f"Bearer {token}"}
+    requests: list[dict[str, Any]] = [
+        {"json": body_for(people, extra=1), "headers": auth},
+        {"json": body_for(people, type="id9"), "headers": auth},
+        {"json": {"type": "id2"}, "headers": auth},
+        {"json": [], "headers": auth},
+        {"content": b"{", "headers": {**auth, "Content-Type": "application/json"}},
+        {"content": b"{}", "headers": {**auth, "Content-Type": "text/plain"}},
+        {"json": body_for(people), "headers": {}},
+        {"json": body_for(people), "headers": {"Authorization": "Bearer nonsense"}},
+    ]
+    for request in requests:
+        ours = http.post("/v1/verifications", **request)
+        theirs = documented.post("/v1/verifications", **request)
+        assert ours.status_code == theirs.status_code, request
+        assert ours.json()["error"]["code"] == theirs.json()["error"]["code"], request
+        assert ours.headers.get("www-authenticate") == theirs.headers.get("www-authenticate")
+        assert ours.json() == theirs.json(), request  # the same problems, located alike
+    # and a match through both
+    for client in (http, documented):
+        answer = post(client, token, body_for(people))
+        assert answer.status_code == 200 and answer.json()["result"] == "match"

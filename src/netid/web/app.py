@@ -113,6 +113,8 @@ def create_app(container: Container) -> FastAPI:
     )
     install_error_handlers(app)
     app.state.container = container  # read by netid.web.auth's dependencies
+    # The hot route first, as a plain Starlette route (netid.web.routes_verification).
+    app.router.routes[:0] = routes_verification.lean_routes(container)
     app.include_router(routes_institutions.router(container))
     app.include_router(routes_admin.router(container))
     app.include_router(routes_oauth.router(container))

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from netid.container import Container
 from netid.core.errors import Forbidden, NetidError
@@ -46,6 +50,9 @@ async def verification_caller(
 
 Caller = Annotated[AccessClaims, Depends(verification_caller)]
 
+_ANY_REQUEST: TypeAdapter[ApiRequest] = TypeAdapter(AnyVerificationRequest)
+_JSON_TYPES = ("application/json",)
+
 
 def router(container: Container) -> APIRouter:
     api = APIRouter(tags=["verification"])
@@ -66,24 +73,7 @@ def router(container: Container) -> APIRouter:
         The answer is `match` or `mismatch` (a mismatch does not say whether the number
         exists), the person's pairwise pseudonym for this institution, markers, the claims
         that policy and the person's separate consent allow, and the receipt."""
-
-        def work(session: Session) -> Outcome:
-            return container.verification(session).verify(caller.institution_id, body)
-
-        if body.type == "face":
-            # Face matching takes tens of milliseconds of CPU: in a transaction of its own on
-            # a worker thread, never inside a batch that holds the writer slot for everyone.
-            outcome = await run_in_threadpool(_in_own_transaction, container, work)
-        else:
-            # Looked up (and a QR code's signature checked) outside the writer slot, then
-            # grouped with other requests' writes; answered only once they are committed.
-            outcome = await container.committer.run_staged(
-                _staged(container, caller.institution_id, body)
-            )
-        if outcome.refusal is not None:
-            raise outcome.refusal
-        assert outcome.answer is not None
-        return _json(outcome.answer.model_dump(mode="json", exclude_none=True))
+        return await _verify(container, caller, body)
 
     @api.post(
         "/v1/verifications/batch",
@@ -114,6 +104,67 @@ def router(container: Container) -> APIRouter:
         return _json(BatchAnswer(results=results).model_dump(mode="json", exclude_none=True))
 
     return api
+
+
+async def _verify(container: Container, caller: AccessClaims, body: ApiRequest) -> JSONBody:
+    def work(session: Session) -> Outcome:
+        return container.verification(session).verify(caller.institution_id, body)
+
+    if body.type == "face":
+        # Face matching takes tens of milliseconds of CPU: in a transaction of its own on a
+        # worker thread, never inside a batch that holds the writer slot for everyone.
+        outcome = await run_in_threadpool(_in_own_transaction, container, work)
+    else:
+        # Looked up (and a QR code's signature checked) outside the writer slot, then
+        # grouped with other requests' writes; answered only once they are committed.
+        outcome = await container.committer.run_staged(
+            _staged(container, caller.institution_id, body)
+        )
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    assert outcome.answer is not None
+    return _json(outcome.answer.model_dump(mode="json", exclude_none=True))
+
+
+def lean_routes(container: Container) -> list[Route]:
+    """``POST /v1/verifications`` as a plain Starlette route, matched before FastAPI's (which
+    stays for the OpenAPI document and describes the same contract): FastAPI's dependency
+    solving and body handling cost more per request than the lookup itself
+    (reference/performance.md §2, docs/decisions/0007). It does what the FastAPI route does,
+    in the same order of checks that matter (token, scope, then body) and with the same
+    errors: they go through the app's exception handlers, a body that does not validate as
+    :class:`RequestValidationError` (422 ``invalid_request``, locations under ``body``)."""
+
+    async def verify(request: Request) -> JSONBody:
+        caller = await verification_caller(await institution_token(request))
+        return await _verify(container, caller, _parsed(await request.body(), request))
+
+    return [Route("/v1/verifications", verify, methods=["POST"], include_in_schema=False)]
+
+
+def _parsed(body: bytes, request: Request) -> ApiRequest:
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media = content_type.partition(";")[0].strip().lower()
+        # FastAPI reads JSON bodies of JSON media types only (and of requests that name none).
+        if media not in _JSON_TYPES and not media.endswith("+json"):
+            raise RequestValidationError(
+                [{"type": "model_attributes_type", "loc": ("body",), "msg": "", "input": None}]
+            )
+    try:
+        # Decoded, then validated as Python values, as FastAPI does (validate_json would name
+        # some problems differently).
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "", "input": {}}]
+        ) from None
+    try:
+        return _ANY_REQUEST.validate_python(decoded)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_input=False)]
+        ) from None
 
 
 def _staged(
