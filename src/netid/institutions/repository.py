@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, String, bindparam, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +43,23 @@ _STATUS = DriverQuery(
     params=[_INSTITUTION.id],
     returns=InstitutionRow,
     columns=[_INSTITUTION[name] for name in InstitutionRow._fields],
+)
+
+
+class ClientKeysRow(NamedTuple):
+    """The institution holding an OAuth client, and the client's registered public JWKs."""
+
+    institution_id: str
+    public_jwks: list[dict[str, Any]]
+
+
+# Read on every token request (the assertion's keys): on the driver's cursor; through the ORM
+# this was a quarter of a client-credentials grant.
+_CLIENT_KEYS = DriverQuery(
+    "SELECT id, public_jwks FROM institution WHERE client_id = ?",
+    params=[_INSTITUTION.client_id],
+    returns=ClientKeysRow,
+    columns=[_INSTITUTION.id, _INSTITUTION.public_jwks],
 )
 
 # The quota statements of try_consume, built once for the hot path (bound as q_*: SQLAlchemy
@@ -101,6 +118,9 @@ class InstitutionRepository:
         """The view's fields, read now: never an identity-map copy (a grouped commit runs
         many requests in one session)."""
         return _STATUS.one_or_none(self.session.connection(), (institution_id,))
+
+    def client_keys(self, client_id: str) -> ClientKeysRow | None:
+        return _CLIENT_KEYS.one_or_none(self.session.connection(), (client_id,))
 
     def by_code(self, code: str) -> Institution | None:
         return self.session.scalars(select(Institution).where(Institution.code == code)).first()

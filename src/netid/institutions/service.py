@@ -315,10 +315,11 @@ class InstitutionService:
     ) -> tuple[InstitutionView, builtins.list[dict[str, Any]]] | None:
         """The institution holding ``client_id`` and its registered public JWKs (any status:
         the caller decides, typically with :meth:`require_active`)."""
-        row = self._repo.by_client_id(client_id)
-        if row is None:
+        keys = self._repo.client_keys(client_id)
+        row = self._repo.status_of(keys.institution_id) if keys is not None else None
+        if keys is None or row is None:
             return None
-        return _view(row), [dict(k) for k in row.public_jwks]
+        return _view(row), [dict(k) for k in keys.public_jwks]
 
     def application_contacts(self, institution_id: str, *, actor: str) -> ApplicationContacts:
         """Open the sealed legal representative and contact (personal data: recorded)."""
