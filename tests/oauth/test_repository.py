@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from netid.container import Container
 from netid.oauth.models import UsedAssertion
-from netid.oauth.repository import PURGE_EXPIRED_SQL, OAuthRepository
+from netid.oauth.repository import PURGE_BATCH, PURGE_EXPIRED_SQL, OAuthRepository
 
 pytestmark = pytest.mark.db
 
@@ -56,6 +56,18 @@ def test_purge_forgets_every_clients_expired_jtis_and_nothing_else(
     assert not _claim(container, "client-a", b"a-new".ljust(32), live)
 
 
+def test_purge_removes_a_backlog_a_batch_at_a_time(container: Container) -> None:
+    expired = NOW - dt.timedelta(seconds=1)
+    for n in range(PURGE_BATCH + 3):
+        _claim(container, "client-a", f"old-{n}".encode().ljust(32), expired)
+    with container.transaction() as session:
+        OAuthRepository(session).purge_expired(before=NOW)
+    assert len(_remembered(container)) == 3
+    with container.transaction() as session:
+        OAuthRepository(session).purge_expired(before=NOW)
+    assert _remembered(container) == set()
+
+
 def test_purge_reads_the_expiry_index_not_the_clients_jtis(container: Container) -> None:
     """The purge runs on every grant: it must not walk a client's whole history (it once
     filtered on client_id too, and SQLite chose the (client_id, jti_hash) index)."""
@@ -65,7 +77,7 @@ def test_purge_reads_the_expiry_index_not_the_clients_jtis(container: Container)
         plan = " ".join(
             str(row[-1])
             for row in session.connection().exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {PURGE_EXPIRED_SQL}", ("2026-12-04",)
+                f"EXPLAIN QUERY PLAN {PURGE_EXPIRED_SQL}", ("2026-12-04", 8)
             )
         )
         assert session.scalar(select(func.count()).select_from(UsedAssertion)) == 0

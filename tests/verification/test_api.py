@@ -219,6 +219,8 @@ def test_the_lean_route_answers_as_the_documented_one(
     documented = TestClient(fastapi_app)
     token = ApprovedInstitution(container).token(http)
     auth = {"Authorization": f"Bearer {token}"}
+    valid = json.dumps(body_for(people)).encode()
+    big_int = json.dumps(body_for(people, type="age_over", threshold=2**70)).encode()
     requests: list[dict[str, Any]] = [
         {"json": body_for(people, extra=1), "headers": auth},
         {"json": body_for(people, type="id9"), "headers": auth},
@@ -226,6 +228,12 @@ def test_the_lean_route_answers_as_the_documented_one(
         {"json": [], "headers": auth},
         {"content": b"{", "headers": {**auth, "Content-Type": "application/json"}},
         {"content": b"{}", "headers": {**auth, "Content-Type": "text/plain"}},
+        {"content": valid, "headers": auth},  # no media type at all: not read as JSON
+        {"content": valid, "headers": {**auth, "Content-Type": "text/x+json"}},
+        {"content": b"", "headers": {**auth, "Content-Type": "application/json"}},
+        {"content": b"\xff\xfe{", "headers": {**auth, "Content-Type": "application/json"}},
+        {"content": b'{"type": NaN}', "headers": {**auth, "Content-Type": "application/json"}},
+        {"content": big_int, "headers": {**auth, "Content-Type": "application/json"}},
         {"json": body_for(people), "headers": {}},
         {"json": body_for(people), "headers": {"Authorization": "Bearer nonsense"}},
     ]
@@ -236,7 +244,15 @@ def test_the_lean_route_answers_as_the_documented_one(
         assert ours.json()["error"]["code"] == theirs.json()["error"]["code"], request
         assert ours.headers.get("www-authenticate") == theirs.headers.get("www-authenticate")
         assert ours.json() == theirs.json(), request  # the same problems, located alike
-    # and a match through both
+    # and a match through both, also in UTF-16 and under a +json or charset media type
     for client in (http, documented):
-        answer = post(client, token, body_for(people))
-        assert answer.status_code == 200 and answer.json()["result"] == "match"
+        for content, media in (
+            (valid, "application/json"),
+            (valid.decode().encode("utf-16"), "application/json"),
+            (valid, "application/vnd.netid+json"),
+            (valid, "application/json; charset=utf-8"),
+        ):
+            answer = client.post(
+                "/v1/verifications", content=content, headers={**auth, "Content-Type": media}
+            )
+            assert answer.status_code == 200 and answer.json()["result"] == "match", media

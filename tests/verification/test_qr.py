@@ -149,6 +149,24 @@ def test_each_nonce_is_accepted_exactly_once(world: World) -> None:
     assert [o for o, _ in records(world)] == ["match", "refused", "refused"]
 
 
+def test_a_replay_in_the_last_accepted_second_is_still_refused(world: World) -> None:
+    """The expiry check works in whole seconds, so a code is accepted until exp + skew + 1;
+    its nonce must not be purged (or expire in Redis) before then (SEC-16)."""
+    wallet = Wallet(world, "adult")
+    bank = ApprovedInstitution(world.container)
+    text = wallet.qr(lifetime=60)
+    claims = qr.read(text)
+    assert scan(world, bank, text).status_code == 200
+    last_second = dt.datetime.fromtimestamp(claims.exp + 30, dt.UTC) + dt.timedelta(
+        milliseconds=500
+    )
+    world.clock.advance(last_second - world.clock.now())
+    replay = scan(world, bank, text)
+    assert (replay.status_code, code(replay)) == (409, "qr_replayed")
+    world.clock.advance(dt.timedelta(seconds=1))
+    assert code(scan(world, bank, text)) == "qr_expired"
+
+
 def test_fifty_concurrent_redemptions_one_success(world: World) -> None:
     wallet = Wallet(world, "adult")
     bank = ApprovedInstitution(world.container)

@@ -651,7 +651,10 @@ class VerificationService:
             decision=decision,
             monitored=monitored,
             nonce=qr_nonce_key(credential.credential_id, claims.nonce),
-            spent_until=dt.datetime.fromtimestamp(claims.exp + QR_CLOCK_SKEW_SECONDS, dt.UTC),
+            # The expiry check compares whole seconds (accepted while int(now) <= exp + skew,
+            # that is until exp + skew + 1): the nonce is remembered until then, or a replay in
+            # that last second would find it purged (SEC-16; found in review).
+            spent_until=dt.datetime.fromtimestamp(claims.exp + QR_CLOCK_SKEW_SECONDS + 1, dt.UTC),
             level=ref.lvl,
         )
 

@@ -101,12 +101,8 @@ def router(container: Container) -> APIRouter:
             latest = container.audit(session).latest_checkpoint()
         return Response(latest.note, media_type="text/plain; charset=utf-8", headers=_PUBLIC)
 
-    # The proofs are O(log n) primary-key reads and hashes (≈ 0.1–0.3 ms): run on the event
-    # loop, as DESIGN.md's stack says, since a hop to the thread pool and back costs more than
-    # the read, and forty pool threads fighting for the GIL made the tail (p99 0.8 s at
-    # 1,000,000 entries, docs/decisions/0007).
     @api.get("/v1/log/proof/inclusion", responses=ERROR_RESPONSES)
-    async def inclusion(
+    def inclusion(
         index: Annotated[str | None, Query()] = None,
         tree_size: Annotated[str | None, Query()] = None,
     ) -> JSONBody:
@@ -117,7 +113,7 @@ def router(container: Container) -> APIRouter:
         return JSONBody(proof.to_json(), headers=_PUBLIC)
 
     @api.get("/v1/log/proof/consistency", responses=ERROR_RESPONSES)
-    async def consistency(
+    def consistency(
         first: Annotated[str | None, Query()] = None,
         second: Annotated[str | None, Query()] = None,
     ) -> JSONBody:

@@ -7,15 +7,17 @@ its receipt — commits first; only then is the error answered (no record, no an
 
 from __future__ import annotations
 
+import email.message
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from netid.container import Container
@@ -51,7 +53,6 @@ async def verification_caller(
 Caller = Annotated[AccessClaims, Depends(verification_caller)]
 
 _ANY_REQUEST: TypeAdapter[ApiRequest] = TypeAdapter(AnyVerificationRequest)
-_JSON_TYPES = ("application/json",)
 
 
 def router(container: Container) -> APIRouter:
@@ -130,10 +131,12 @@ def lean_routes(container: Container) -> list[Route]:
     """``POST /v1/verifications`` as a plain Starlette route, matched before FastAPI's (which
     stays for the OpenAPI document and describes the same contract): FastAPI's dependency
     solving and body handling cost more per request than the lookup itself
-    (reference/performance.md §2, docs/decisions/0007). It does what the FastAPI route does,
-    in the same order of checks that matter (token, scope, then body) and with the same
-    errors: they go through the app's exception handlers, a body that does not validate as
-    :class:`RequestValidationError` (422 ``invalid_request``, locations under ``body``)."""
+    (reference/performance.md §2, docs/decisions/0007). It answers as the FastAPI route does
+    (the same errors, through the app's exception handlers: a body that does not validate is
+    a :class:`RequestValidationError`, 422 ``invalid_request``, located under ``body``), with
+    one deliberate difference: the token and the scope are checked before the body is read,
+    so an unauthenticated caller gets 401 even for a malformed body (FastAPI parses the body
+    first and would answer 422 or 400)."""
 
     async def verify(request: Request) -> JSONBody:
         caller = await verification_caller(await institution_token(request))
@@ -143,22 +146,34 @@ def lean_routes(container: Container) -> list[Route]:
 
 
 def _parsed(body: bytes, request: Request) -> ApiRequest:
-    content_type = request.headers.get("content-type")
-    if content_type is not None:
-        media = content_type.partition(";")[0].strip().lower()
-        # FastAPI reads JSON bodies of JSON media types only (and of requests that name none).
-        if media not in _JSON_TYPES and not media.endswith("+json"):
-            raise RequestValidationError(
-                [{"type": "model_attributes_type", "loc": ("body",), "msg": "", "input": None}]
-            )
+    """The body as FastAPI 0.165 reads it (fastapi.routing, ``strict_content_type``): JSON
+    only under an ``application/json`` or ``application/*+json`` media type, decoded by
+    ``json.loads`` (which detects UTF-16/32 and a BOM), then validated as Python values."""
+    if not body:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "", "input": None}]
+        )
+    message = email.message.Message()
+    message["content-type"] = request.headers.get("content-type", "")
+    subtype = message.get_content_subtype()
+    if (
+        not request.headers.get("content-type")
+        or message.get_content_maintype() != "application"
+        or not (subtype == "json" or subtype.endswith("+json"))
+    ):
+        # No JSON media type (also none at all, FastAPI's CSRF defence): the bytes themselves
+        # are what fails to validate.
+        raise RequestValidationError(
+            [{"type": "model_attributes_type", "loc": ("body",), "msg": "", "input": None}]
+        )
     try:
-        # Decoded, then validated as Python values, as FastAPI does (validate_json would name
-        # some problems differently).
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        decoded = json.loads(body)
+    except json.JSONDecodeError as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "", "input": {}}]
         ) from None
+    except UnicodeDecodeError:
+        raise StarletteHTTPException(400, "There was an error parsing the body") from None
     try:
         return _ANY_REQUEST.validate_python(decoded)
     except ValidationError as exc:
